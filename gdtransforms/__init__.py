@@ -1,0 +1,113 @@
+"""gdtransforms: composable gradient transformations for JAX.
+
+Swap ``import optax`` for ``import gdtransforms as gdt`` for everything both
+cover; transformations of the two libraries mix freely in one ``chain``.
+"""
+
+# Base types and trivial transformations.
+from gdtransforms._base import (
+    EmptyState,
+    GradientTransformation,
+    GradientTransformationExtraArgs,
+    MaskOrFn,
+    OptState,
+    Params,
+    PyTree,
+    Schedule,
+    ScalarOrSchedule,
+    TransformInitFn,
+    TransformUpdateFn,
+    Updates,
+    identity,
+    init_empty_state,
+    set_to_zero,
+    stateless,
+    stateless_with_tree_map,
+    with_extra_args_support,
+)
+from gdtransforms._combine import chain, named_chain
+from gdtransforms._masking import MaskedNode, MaskedState, masked
+from gdtransforms._moments import (
+    bias_correction,
+    update_infinity_moment,
+    update_moment,
+    update_moment_per_elem_norm,
+)
+from gdtransforms._scale import (
+    ScaleByScheduleState,
+    scale,
+    scale_by_learning_rate,
+    scale_by_schedule,
+)
+from gdtransforms._tree import global_norm, safe_increment
+from gdtransforms._update import apply_updates, incremental_update, periodic_update
+
+# -- Primitives (core) ---------------------------------------------------------
+
+# -- Aliases (core) ------------------------------------------------------------
+
+# -- Schedules and live hyperparameters ----------------------------------------
+
+# -- Wrappers -------------------------------------------------------------------
+
+# -- Scale-out and persistence --------------------------------------------------
+
+# -- Flat fused path ------------------------------------------------------------
+
+# -- Training toolkit -----------------------------------------------------------
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # Base.
+    "EmptyState",
+    "GradientTransformation",
+    "GradientTransformationExtraArgs",
+    "MaskOrFn",
+    "MaskedNode",
+    "MaskedState",
+    "OptState",
+    "Params",
+    "PyTree",
+    "ScalarOrSchedule",
+    "Schedule",
+    "ScaleByScheduleState",
+    "TransformInitFn",
+    "TransformUpdateFn",
+    "Updates",
+    "apply_updates",
+    "bias_correction",
+    "chain",
+    "global_norm",
+    "identity",
+    "incremental_update",
+    "init_empty_state",
+    "masked",
+    "named_chain",
+    "periodic_update",
+    "safe_increment",
+    "scale",
+    "scale_by_learning_rate",
+    "scale_by_schedule",
+    "set_to_zero",
+    "stateless",
+    "stateless_with_tree_map",
+    "update_infinity_moment",
+    "update_moment",
+    "update_moment_per_elem_norm",
+    "with_extra_args_support",
+    # -- Primitives (core).
+
+    # -- Aliases (core).
+
+    # -- Schedules and live hyperparameters.
+
+    # -- Wrappers.
+
+    # -- Scale-out and persistence.
+
+    # -- Flat fused path.
+
+    # -- Training toolkit.
+
+]

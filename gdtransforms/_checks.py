@@ -1,0 +1,195 @@
+"""Argument and tree validation, with errors that name what is wrong.
+
+Hyperparameters are checked when a factory is called; values that are traced
+(a factory called inside ``jit``/``vmap``, as :func:`inject_hyperparams` does)
+or schedules cannot be inspected and pass through.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = [
+    "check_decay",
+    "check_float_dtype",
+    "check_float_leaves",
+    "check_in_range",
+    "check_non_negative",
+    "check_positive",
+    "check_rate",
+    "check_trees_match",
+    "path_str",
+]
+
+
+def path_str(path: tuple[Any, ...]) -> str:
+    """Formats a tree path as ``['a'][0].b``; the root is ``<root>``."""
+    return jax.tree_util.keystr(path) if path else "<root>"
+
+
+def _concrete(name: str, value: Any) -> np.ndarray | None:
+    """The value as a float64 array, or ``None`` if it cannot be inspected."""
+    if value is None or callable(value) or isinstance(value, jax.core.Tracer):
+        return None
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"`{name}` must be a number, an array or a schedule, "
+            f"got {type(value).__name__}: {value!r}"
+        ) from None
+
+
+def check_in_range(
+    name: str,
+    value: Any,
+    low: float,
+    high: float,
+    *,
+    low_closed: bool = True,
+    high_closed: bool = True,
+) -> None:
+    """Raises ``ValueError`` unless every element of ``value`` is in range.
+
+    Args:
+      name: the argument's name, used in the message.
+      value: a number, array, schedule or tracer (the last two pass).
+      low: the lower bound.
+      high: the upper bound (may be ``inf``).
+      low_closed: whether ``low`` itself is allowed.
+      high_closed: whether ``high`` itself is allowed.
+    """
+    arr = _concrete(name, value)
+    if arr is None:
+        return
+    if np.isnan(arr).any():
+        raise ValueError(f"`{name}` must not be NaN, got {value!r}")
+    above = arr >= low if low_closed else arr > low
+    below = arr <= high if high_closed else arr < high
+    if not (above & below).all():
+        left, right = "[" if low_closed else "(", "]" if high_closed else ")"
+        raise ValueError(
+            f"`{name}` must be in {left}{low}, {high}{right}, got {value!r}"
+        )
+
+
+def check_rate(name: str, value: Any) -> None:
+    """A rate or strength: a finite number >= 0, or a schedule."""
+    arr = _concrete(name, value)
+    if arr is not None and not np.isfinite(arr).all():
+        raise ValueError(f"`{name}` must be finite, got {value!r}")
+    check_in_range(name, value, 0.0, np.inf)
+
+
+def check_decay(name: str, value: Any) -> None:
+    """A decay or beta: a number in [0, 1)."""
+    check_in_range(name, value, 0.0, 1.0, high_closed=False)
+
+
+def check_positive(name: str, value: Any) -> None:
+    """A number > 0, such as an ``eps`` that guards a division."""
+    check_in_range(name, value, 0.0, np.inf, low_closed=False, high_closed=False)
+
+
+def check_non_negative(name: str, value: Any) -> None:
+    """A finite number >= 0."""
+    check_in_range(name, value, 0.0, np.inf, high_closed=False)
+
+
+def check_float_dtype(name: str, dtype: Any) -> jnp.dtype | None:
+    """Canonicalises an optional floating dtype argument.
+
+    Returns:
+      The canonical dtype, or ``None`` when ``dtype`` is ``None``.
+
+    Raises:
+      TypeError: the dtype is not a floating-point type.
+    """
+    if dtype is None:
+        return None
+    try:
+        canonical = jax.dtypes.canonicalize_dtype(dtype)
+    except TypeError:
+        raise TypeError(f"`{name}` must be a floating dtype, got {dtype!r}") from None
+    if not jnp.issubdtype(canonical, jnp.inexact):
+        raise TypeError(f"`{name}` must be a floating dtype, got {np.dtype(canonical).name}")
+    return canonical
+
+
+def check_float_leaves(tree: Any, *, what: str, where: str) -> None:
+    """Raises ``TypeError`` naming the first leaf that is not floating point.
+
+    Args:
+      tree: params or updates.
+      what: what the tree is (``"params"``, ``"updates"``).
+      where: the transformation that checks, for the message.
+    """
+    leaves = jax.tree.leaves(tree)
+    if all(_is_float(leaf) for leaf in leaves):
+        return
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        if not _is_float(leaf):
+            dtype = getattr(leaf, "dtype", type(leaf).__name__)
+            raise TypeError(
+                f"{where}: {what} leaf at {path_str(path)} has dtype {dtype}; "
+                "gradient transformations need floating-point leaves "
+                "(cast it, e.g. x.astype(jnp.float32), or mask it out)"
+            )
+
+
+def _is_float(leaf: Any) -> bool:
+    dtype = getattr(leaf, "dtype", None)
+    if dtype is None:
+        return isinstance(leaf, float)
+    return jnp.issubdtype(dtype, jnp.inexact)
+
+
+def check_trees_match(
+    reference: Any, tree: Any, *, reference_name: str, tree_name: str, where: str
+) -> None:
+    """Raises if ``tree`` differs from ``reference`` in structure or shapes.
+
+    The message names the first differing tree path.
+
+    Raises:
+      ValueError: the structures or a leaf's shape differ.
+      TypeError: a leaf of ``tree`` is not floating point.
+    """
+    ref_def = jax.tree.structure(reference)
+    tree_def = jax.tree.structure(tree)
+    if ref_def != tree_def:
+        raise ValueError(
+            f"{where}: {tree_name} do not match {reference_name}: "
+            f"{_first_structure_difference(reference, tree)}"
+        )
+    ref_leaves, leaves = ref_def.flatten_up_to(reference), tree_def.flatten_up_to(tree)
+    if all(np.shape(a) == np.shape(b) for a, b in zip(ref_leaves, leaves)):
+        check_float_leaves(tree, what=tree_name, where=where)
+        return
+    paths = [p for p, _ in jax.tree_util.tree_flatten_with_path(reference)[0]]
+    for path, a, b in zip(paths, ref_leaves, leaves):
+        if np.shape(a) != np.shape(b):
+            raise ValueError(
+                f"{where}: {tree_name} do not match {reference_name} at "
+                f"{path_str(path)}: expected shape {np.shape(a)}, got {np.shape(b)}"
+            )
+
+
+def _first_structure_difference(reference: Any, tree: Any) -> str:
+    ref_paths = [path_str(p) for p, _ in jax.tree_util.tree_flatten_with_path(reference)[0]]
+    paths = [path_str(p) for p, _ in jax.tree_util.tree_flatten_with_path(tree)[0]]
+    for expected, got in zip(ref_paths, paths):
+        if expected != got:
+            return f"expected a leaf at {expected}, found one at {got}"
+    if len(ref_paths) > len(paths):
+        return f"missing the leaf at {ref_paths[len(paths)]}"
+    if len(paths) > len(ref_paths):
+        return f"unexpected extra leaf at {paths[len(ref_paths)]}"
+    return (
+        f"same leaf paths but different containers: expected "
+        f"{jax.tree.structure(reference)}, got {jax.tree.structure(tree)}"
+    )

@@ -1,0 +1,95 @@
+"""Small tree helpers shared by the transformations."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+__all__ = [
+    "cast",
+    "cast_like",
+    "full_like",
+    "global_norm",
+    "map_unzip",
+    "safe_increment",
+    "zeros_like",
+]
+
+
+def _full(leaf: Any, fill_value: Any, dtype: Any) -> Any:
+    if isinstance(leaf, jax.ShapeDtypeStruct):
+        # Abstract leaves stay abstract: init on ShapeDtypeStructs allocates nothing.
+        return jax.ShapeDtypeStruct(
+            leaf.shape, dtype or leaf.dtype, sharding=leaf.sharding
+        )
+    return jnp.full_like(leaf, fill_value, dtype=dtype)
+
+
+def zeros_like(tree: Any, dtype: Any = None) -> Any:
+    """A tree of zeros shaped like ``tree``, optionally of another dtype.
+
+    Leaves that are ``jax.ShapeDtypeStruct`` give ``ShapeDtypeStruct`` leaves,
+    so ``init`` on an abstract tree allocates nothing.
+    """
+    return jax.tree.map(lambda x: _full(x, 0, dtype), tree)
+
+
+def full_like(tree: Any, fill_value: Any, dtype: Any = None) -> Any:
+    """A tree shaped like ``tree`` filled with ``fill_value``."""
+    return jax.tree.map(lambda x: _full(x, fill_value, dtype), tree)
+
+
+def cast(tree: Any, dtype: Any) -> Any:
+    """Casts every leaf to ``dtype``; ``None`` leaves the tree as it is."""
+    if dtype is None:
+        return tree
+    return jax.tree.map(lambda x: x.astype(dtype), tree)
+
+
+def cast_like(tree: Any, other: Any) -> Any:
+    """Casts each leaf of ``tree`` to the dtype of the matching leaf of ``other``."""
+    return jax.tree.map(lambda x, o: x.astype(o.dtype), tree, other)
+
+
+def safe_increment(count: jax.Array) -> jax.Array:
+    """``count + 1`` that saturates at the dtype's maximum instead of wrapping."""
+    count = jnp.asarray(count)
+    max_value = jnp.iinfo(count.dtype).max
+    one = jnp.array(1, dtype=count.dtype)
+    return jnp.where(count < max_value, count + one, max_value)
+
+
+def global_norm(updates: Any) -> jax.Array:
+    r"""The l2 norm of all leaves of a tree together.
+
+    .. math:: \|u\| = \sqrt{\textstyle\sum_{\text{leaves}} \sum_i |u_i|^2}
+
+    Args:
+      updates: a tree of arrays.
+
+    Returns:
+      A scalar array.
+    """
+    squares = jax.tree.map(
+        lambda x: jnp.sum(jnp.square(x.real) + jnp.square(x.imag)), updates
+    )
+    return jnp.sqrt(jax.tree.reduce(operator.add, squares, initializer=0))
+
+
+def map_unzip(
+    fn: Callable[..., tuple[Any, ...]], tree: Any, *rest: Any, num_outputs: int
+) -> tuple[Any, ...]:
+    """Maps ``fn`` over matching leaves and returns one tree per output.
+
+    ``fn(leaf, *rest_leaves)`` returns a tuple of ``num_outputs`` arrays. All
+    outputs of one leaf are computed in one place, which lets XLA fuse them.
+    """
+    leaves, treedef = jax.tree.flatten(tree)
+    rest_leaves = [treedef.flatten_up_to(r) for r in rest]
+    outputs = [fn(*args) for args in zip(leaves, *rest_leaves)]
+    columns = list(zip(*outputs)) if outputs else [()] * num_outputs
+    return tuple(treedef.unflatten(list(column)) for column in columns)
