@@ -53,6 +53,8 @@ from gdtransforms._update import apply_updates, incremental_update, periodic_upd
 # -- Scale-out and persistence --------------------------------------------------
 
 # -- Flat fused path ------------------------------------------------------------
+from gdtransforms._flat import FlatLayout, FlatParams, flat_layout, flatten_params, is_flat
+from gdtransforms._flat_step import leafwise, make_train_step
 
 # -- Training toolkit -----------------------------------------------------------
 
@@ -107,6 +109,13 @@ __all__ = [
     # -- Scale-out and persistence.
 
     # -- Flat fused path.
+    "FlatLayout",
+    "FlatParams",
+    "flat_layout",
+    "flatten_params",
+    "is_flat",
+    "leafwise",
+    "make_train_step",
 
     # -- Training toolkit.
 

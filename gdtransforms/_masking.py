@@ -6,6 +6,7 @@ from typing import Any, NamedTuple
 
 import jax
 
+from gdtransforms import _flat
 from gdtransforms._base import GradientTransformation, MaskOrFn, with_extra_args_support
 
 __all__ = ["MaskedNode", "MaskedState", "masked"]
@@ -31,7 +32,13 @@ def is_mask_fn(mask: MaskOrFn) -> bool:
 
 
 def resolve_mask(mask: MaskOrFn, tree: Any) -> Any:
-    """The mask tree for ``tree``: ``mask(tree)`` if it is a function."""
+    """The mask tree for ``tree``: ``mask(tree)`` if it is a function.
+
+    On flat buffers a per-leaf mask (or mask function, which then sees the
+    original tree) becomes one bool per buffer (see ``FlatLayout.mask``).
+    """
+    if _flat.is_flat(tree) and not _flat.is_flat(mask):
+        return tree.layout.mask(mask)
     return mask(tree) if is_mask_fn(mask) else mask
 
 
