@@ -9,6 +9,7 @@ import jax.numpy as jnp
 
 from gdtransforms import _checks, _tree
 from gdtransforms._base import GradientTransformation, Updates
+from gdtransforms._moments import bias_correction_factor
 
 __all__ = [
     "ScaleByAdamState",
@@ -100,8 +101,10 @@ def scale_by_adam(
         del params, extra_args
         _checks.check_updates(updates, state.mu, "scale_by_adam")
         count = _tree.safe_increment(state.count)
-        correction1, correction2 = 1 - b1**count, 1 - b2**count
-        correction1_next = 1 - b1 ** _tree.safe_increment(count) if nesterov else None
+        correction1, correction2 = bias_correction_factor(b1, count), bias_correction_factor(b2, count)
+        correction1_next = (
+            bias_correction_factor(b1, _tree.safe_increment(count)) if nesterov else None
+        )
 
         def leaf(g, mu, nu):
             new_mu = (1 - b1) * g + b1 * mu
@@ -169,7 +172,7 @@ def scale_by_amsgrad(
         del params, extra_args
         _checks.check_updates(updates, state.mu, "scale_by_amsgrad")
         count = _tree.safe_increment(state.count)
-        correction1, correction2 = 1 - b1**count, 1 - b2**count
+        correction1, correction2 = bias_correction_factor(b1, count), bias_correction_factor(b2, count)
 
         def leaf(g, mu, nu, nu_max):
             mu = (1 - b1) * g + b1 * mu
@@ -224,7 +227,7 @@ def scale_by_adamax(
         del params, extra_args
         _checks.check_updates(updates, state.mu, "scale_by_adamax")
         count = _tree.safe_increment(state.count)
-        correction1 = 1 - b1**count
+        correction1 = bias_correction_factor(b1, count)
 
         def leaf(g, mu, nu):
             mu = (1 - b1) * g + b1 * mu
