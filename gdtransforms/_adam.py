@@ -80,7 +80,8 @@ def scale_by_adam(
       mu_dtype: optional dtype of the first moment.
       nesterov: use Nesterov momentum (NAdam).
       nu_dtype: optional dtype of the second moment (optax has no such
-        option): float32 here keeps :math:`g^2` from underflowing in bfloat16.
+        option): float32 keeps :math:`g^2` from underflowing in float16, and
+        keeps its precision in bfloat16.
 
     Returns:
       A :class:`GradientTransformation` whose state is :class:`ScaleByAdamState`.
@@ -108,7 +109,10 @@ def scale_by_adam(
 
         def leaf(g, mu, nu):
             new_mu = (1 - b1) * g + b1 * mu
-            new_nu = (1 - b2) * _tree.abs_sq(g) + b2 * nu
+            # Square in the wider of the two dtypes, so a float32 nu_dtype keeps
+            # bfloat16 gradients' squares from underflowing.
+            g_wide = g.astype(jnp.promote_types(g.dtype, nu.dtype))
+            new_nu = (1 - b2) * _tree.abs_sq(g_wide) + b2 * nu
             if nesterov:
                 mu_hat = b1 * (new_mu / correction1_next.astype(new_mu.dtype)) + (1 - b1) * (
                     g / correction1.astype(g.dtype)
