@@ -105,7 +105,7 @@ class FlatLayout:
         """
         leaves = self._leaves_of(tree, "tree", "FlatLayout.flatten")
         for slot, leaf in zip(self.slots, leaves):
-            dtype = np.dtype(getattr(leaf, "dtype", np.result_type(leaf)))
+            dtype = np.dtype(leaf.dtype) if hasattr(leaf, "dtype") else np.result_type(leaf)
             if dtype != slot.dtype:
                 raise TypeError(
                     f"FlatLayout.flatten: leaf at {slot.path} has dtype {dtype.name}, "
