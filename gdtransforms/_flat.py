@@ -69,6 +69,10 @@ class FlatLayout:
     def __hash__(self) -> int:
         return self._hash
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt through __init__, so the hash is recomputed in the new process.
+        return FlatLayout, (self.treedef, self.slots, self.group_keys)
+
     def __eq__(self, other: object) -> bool:
         if self is other:
             return True

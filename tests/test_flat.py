@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -54,6 +56,15 @@ def test_layout_is_static_hashable_and_equal_across_builds():
     assert other == LAYOUT and hash(other) == hash(LAYOUT)
     assert gdt.flat_layout(PARAMS) != LAYOUT
     assert jax.tree.structure(LAYOUT.flatten(PARAMS)) == jax.tree.structure(other.flatten(PARAMS))
+
+
+def test_flat_params_and_state_survive_pickling():
+    flat = LAYOUT.flatten(PARAMS)
+    state = gdt.adam(0.1).init(flat)
+    flat2, state2 = pickle.loads(pickle.dumps((flat, state)))
+    assert flat2.layout == LAYOUT and hash(flat2.layout) == hash(LAYOUT)
+    assert jax.tree.structure(state2) == jax.tree.structure(state)
+    assert_trees_close(flat2.unflatten(), PARAMS, rtol=0, atol=0, bf16_tol=0)
 
 
 def test_abstract_params_give_abstract_buffers_and_state():
