@@ -51,6 +51,8 @@ from gdtransforms._update import apply_updates, incremental_update, periodic_upd
 # -- Wrappers -------------------------------------------------------------------
 
 # -- Scale-out and persistence --------------------------------------------------
+from gdtransforms._checkpoint import restore_state, save_state
+from gdtransforms._sharding import state_shardings, zero_state_shardings
 
 # -- Flat fused path ------------------------------------------------------------
 
@@ -105,6 +107,10 @@ __all__ = [
     # -- Wrappers.
 
     # -- Scale-out and persistence.
+    "restore_state",
+    "save_state",
+    "state_shardings",
+    "zero_state_shardings",
 
     # -- Flat fused path.
 
