@@ -46,7 +46,8 @@ class _Entry(NamedTuple):
 
     def describe(self) -> str:
         if self.kind == "leaf":
-            return f"a {self.dtype}{list(self.shape)} leaf"
+            article = "an" if self.dtype[0] in "aeiou" else "a"
+            return f"{article} {self.dtype}{list(self.shape)} leaf"
         return f"an empty node ({self.kind})"
 
 
@@ -240,16 +241,18 @@ def _to_device(entry: _Entry, value: np.ndarray, target: Any) -> jax.Array:
     dtype = np.dtype(jnp.dtype(entry.dtype))
     if value.dtype != dtype:
         value = value.view(dtype)  # stored as raw bits
-    array = jnp.asarray(value)
+    sharding = _concrete_sharding(target)
     weak = getattr(target, "weak_type", entry.weak_type)
     zero = _weak_zero(dtype) if weak else None
-    if zero is not None:
-        # JAX has no public constructor for weakly typed arrays; writing into a
-        # weak zero array keeps the weak type, so dtype promotion (bfloat16
-        # updates times a weak float32 learning rate) is as before the save.
-        array = jax.lax.full(value.shape, zero).at[...].set(array)
-    sharding = _concrete_sharding(target)
-    return array if sharding is None else jax.device_put(array, sharding)
+    # device_put is an explicit transfer: restoring works under
+    # jax.transfer_guard("disallow").
+    if zero is None:
+        return jax.device_put(value, sharding)
+    # JAX has no public constructor for weakly typed arrays; writing into a
+    # weak zero array keeps the weak type, so dtype promotion (bfloat16
+    # updates times a weak float32 learning rate) is as before the save.
+    array = jax.lax.full(value.shape, zero).at[...].set(jax.device_put(value))
+    return jax.device_put(array, sharding)
 
 
 def restore_state(file: PathOrFile, target: Any) -> Any:
