@@ -52,21 +52,24 @@ def assert_trees_close(actual, expected, *, rtol=0.0, atol=0.0, what=""):
         np.testing.assert_allclose(a32, b32, rtol=rtol, atol=atol, err_msg=f"{what} {jax.tree_util.keystr(path)}")
 
 
-def mlp_params(seed: int = 0):
+def mlp_params(seed: int = 0, hidden: int = 32, shift: int = 5):
     """A small nested model: list of dict layers, a tuple and a scalar.
 
     Built with numpy: eager jax ops would each compile once, which costs more
     than the tests themselves.
     """
     rng = np.random.default_rng(seed)
-    normal = lambda *shape: jnp.asarray(rng.standard_normal(shape, np.float32))
+    normal = lambda *shape, scale: jnp.asarray(scale * rng.standard_normal(shape, np.float32))
+    # (Strongly typed leaves: a weakly typed param such as jnp.full(8, 0.1)
+    # gives a weakly typed state at init and a strong one after update, so
+    # the step would compile twice.)
     return {
         "layers": [
-            {"w": normal(16, 32) * 0.3, "b": jnp.zeros(32)},
-            {"w": normal(32, 8) * 0.3, "b": (jnp.full(8, 0.1),)},
+            {"w": normal(16, hidden, scale=0.3), "b": jnp.zeros(hidden, jnp.float32)},
+            {"w": normal(hidden, 8, scale=0.3), "b": (jnp.asarray(np.full(8, 0.1, np.float32)),)},
         ],
         "scale": jnp.float32(1.0),
-        "shift": normal(5) * 0.1,
+        "shift": normal(shift, scale=0.1),
     }
 
 
@@ -79,9 +82,6 @@ def mlp_loss(params, x, y):
 
 
 def data(step: int, batch: int = 64):
-    """A deterministic full batch ``(x, y)`` for one step."""
+    """A deterministic full batch ``(x, y)`` of numpy arrays for one step."""
     rng = np.random.default_rng(1000 + step)
-    return (
-        jnp.asarray(rng.standard_normal((batch, 16), np.float32)),
-        jnp.asarray(rng.standard_normal((batch, 8), np.float32)),
-    )
+    return rng.standard_normal((batch, 16), np.float32), rng.standard_normal((batch, 8), np.float32)
