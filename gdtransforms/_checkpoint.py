@@ -128,14 +128,15 @@ def save_state(file: PathOrFile, state: Any) -> None:
 
     Example:
       >>> import tempfile, os
-      >>> import jax.numpy as jnp
+      >>> import jax, jax.numpy as jnp
       >>> import gdtransforms as gdt
-      >>> opt = gdt.chain(gdt.scale_by_schedule(lambda n: 0.1), gdt.scale(-1.0))
-      >>> state = opt.init({"w": jnp.ones(3)})
+      >>> opt = gdt.adam(1e-3)
+      >>> params = {"w": jnp.ones(3)}
+      >>> _, state = opt.update({"w": jnp.ones(3)}, opt.init(params))
       >>> path = os.path.join(tempfile.mkdtemp(), "opt_state.npz")
       >>> gdt.save_state(path, state)
-      >>> gdt.restore_state(path, opt.init({"w": jnp.zeros(3)}))[0].count
-      Array(0, dtype=int32)
+      >>> gdt.restore_state(path, jax.eval_shape(opt.init, params))[0].count
+      Array(1, dtype=int32)
     """
     arrays: dict[str, np.ndarray] = {}
     records = []

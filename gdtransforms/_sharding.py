@@ -116,11 +116,11 @@ def state_shardings(
       >>> import gdtransforms as gdt
       >>> mesh = Mesh(jax.devices()[:1], ("fsdp",))
       >>> params = {"w": jax.device_put(jnp.ones((4, 2)), NamedSharding(mesh, P("fsdp")))}
-      >>> opt = gdt.chain(gdt.scale_by_schedule(lambda n: 0.1), gdt.scale(-1.0))
+      >>> opt = gdt.adam(1e-3)
       >>> shardings = gdt.state_shardings(jax.eval_shape(opt.init, params), params)
       >>> state = jax.jit(opt.init, out_shardings=shardings)(params)
-      >>> state[0].count.sharding.spec == P()
-      True
+      >>> state[0].mu["w"].sharding.spec == P("fsdp"), state[0].count.sharding.spec == P()
+      (True, True)
     """
     by_path = _param_shardings(params, param_shardings)
     if not by_path:
@@ -180,9 +180,10 @@ def zero_state_shardings(
       >>> from jax.sharding import Mesh
       >>> import gdtransforms as gdt
       >>> mesh = Mesh(jax.devices()[:1], ("data",))
-      >>> state = {"mu": jnp.zeros((3, 8)), "count": jnp.zeros([], jnp.int32)}
+      >>> opt = gdt.adam(1e-3)
+      >>> state = jax.eval_shape(opt.init, {"w": jnp.zeros((3, 8))})
       >>> specs = gdt.zero_state_shardings(state, mesh, "data")
-      >>> tuple(specs["mu"].spec), tuple(specs["count"].spec)
+      >>> tuple(specs[0].mu["w"].spec), tuple(specs[0].count.spec)
       ((None, 'data'), ())
     """
     if not isinstance(mesh, jax.sharding.Mesh):

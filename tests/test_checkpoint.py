@@ -10,17 +10,15 @@ import numpy as np
 import pytest
 
 import gdtransforms as gdt
+from tests._trees import nested_params
 
 
 def make_params():
-    return {
-        "dense": [jnp.linspace(-1.0, 1.0, 6).reshape(2, 3), (jnp.arange(3.0),)],
-        "emb": jnp.linspace(0.5, -0.5, 4, dtype=jnp.bfloat16),
-        "scale": jnp.float32(1.5),
-    }
+    # dense: {w: (3, 4), b: (4,)}; layers: [(2, 2), (bfloat16 (3,), float32 scalar)]
+    return nested_params()
 
 
-MASK = {"dense": [True, (True,)], "emb": False, "scale": True}
+MASK = {"dense": {"w": True, "b": True}, "layers": [True, (False, True)]}
 NOT_MASK = jax.tree.map(lambda m: not m, MASK)
 
 
@@ -83,10 +81,10 @@ def test_round_trip_is_bit_exact_with_dtypes(trained, tmp_path):
     assert_bit_equal(restored, state)
     adam_state = restored["adam"].inner_state[0]
     assert adam_state.count.dtype == jnp.int32 and int(adam_state.count) == 10
-    assert adam_state.mu["dense"][0].dtype == jnp.float32
-    assert isinstance(adam_state.mu["emb"], gdt.MaskedNode)
+    assert adam_state.mu["dense"]["w"].dtype == jnp.float32
+    assert isinstance(adam_state.mu["layers"][1][0], gdt.MaskedNode)
     trace = restored["momentum"].inner_state[0].trace
-    assert trace["emb"].dtype == jnp.bfloat16
+    assert trace["layers"][1][0].dtype == jnp.bfloat16
     assert list(restored) == ["clip", "adam", "momentum"]
 
 
@@ -113,12 +111,12 @@ def test_file_is_plain_numpy_keyed_by_tree_paths(trained, tmp_path):
         assert "['adam'].inner_state[0].count" in files
         np.testing.assert_array_equal(npz["['adam'].inner_state[0].count"], 10)
         # bfloat16 is stored as its raw bits (numpy has no such dtype).
-        bits = npz["['momentum'].inner_state[0].trace['emb']"]
+        bits = npz["['momentum'].inner_state[0].trace['layers'][1][0]"]
         assert bits.dtype == np.uint16
-        expected = np.asarray(state["momentum"].inner_state[0].trace["emb"]).view(np.uint16)
+        expected = np.asarray(state["momentum"].inner_state[0].trace["layers"][1][0]).view(np.uint16)
         np.testing.assert_array_equal(bits, expected)
     # Masked-out leaves hold nothing.
-    assert "['adam'].inner_state[0].mu['emb']" not in files
+    assert "['adam'].inner_state[0].mu['layers'][1][0]" not in files
 
 
 class _OtherState(NamedTuple):
@@ -141,23 +139,24 @@ def _other_adam():
     "target_opt, target_params, message",
     [
         # Another optimizer: momentum's trace where Adam's count was.
-        (lambda: gdt.sgd(0.1, momentum=0.9), None, "[0].trace['dense'][0]"),
+        (lambda: gdt.sgd(0.1, momentum=0.9), None, "[0].trace['dense']['b']"),
         # Another params tree: a missing leaf.
-        (lambda: gdt.adam(0.1), {"dense": [jnp.ones((2, 3)), (jnp.ones(3),)], "emb": jnp.ones(4, jnp.bfloat16)}, "[0].mu['scale']"),
+        (lambda: gdt.adam(0.1), lambda p: {**p, "layers": [p["layers"][0], p["layers"][1][:1]]}, "[0].mu['layers'][1][1]"),
         # Another shape.
-        (lambda: gdt.adam(0.1), {**make_params(), "scale": jnp.ones(2)}, "[0].mu['scale']"),
+        (lambda: gdt.adam(0.1), lambda p: {**p, "dense": {**p["dense"], "b": jnp.ones(5)}}, "[0].mu['dense']['b']"),
         # Another dtype.
-        (lambda: gdt.adam(0.1, mu_dtype=jnp.bfloat16), None, "[0].mu['dense'][0]"),
+        (lambda: gdt.adam(0.1, mu_dtype=jnp.bfloat16), None, "[0].mu['dense']['b']"),
         # Same fields, another state type.
         (lambda: gdt.chain(_other_adam(), gdt.scale(-0.1)), None, "[0].count"),
         # An extra transformation in the chain.
-        (lambda: gdt.chain(gdt.scale_by_adam(), gdt.scale(-0.1), gdt.trace(0.9)), None, "[2].trace['dense'][0]"),
+        (lambda: gdt.chain(gdt.scale_by_adam(), gdt.scale(-0.1), gdt.trace(0.9)), None, "[2].trace['dense']['b']"),
     ],
+    ids=["other-optimizer", "missing-leaf", "shape", "dtype", "state-type", "extra-transform"],
 )
 def test_restore_into_mismatched_optimizer_names_the_path(tmp_path, target_opt, target_params, message):
     params = make_params()
     gdt.save_state(tmp_path / "adam.npz", gdt.adam(0.1).init(params))
-    target = target_opt().init(params if target_params is None else target_params)
+    target = target_opt().init(params if target_params is None else target_params(params))
     with pytest.raises(ValueError, match=re.escape(message)):
         gdt.restore_state(tmp_path / "adam.npz", target)
 
@@ -166,11 +165,11 @@ def test_mismatch_message_says_what_differs(tmp_path):
     params = make_params()
     gdt.save_state(tmp_path / "adam.npz", gdt.adam(0.1).init(params))
     with pytest.raises(ValueError) as info:
-        gdt.restore_state(tmp_path / "adam.npz", gdt.adam(0.1).init({**params, "scale": jnp.ones(2)}))
+        gdt.restore_state(tmp_path / "adam.npz", gdt.adam(0.1).init({**params, "dense": {"w": jnp.ones((3, 4)), "b": jnp.ones(5)}}))
     assert str(info.value) == (
         "restore_state: the checkpoint does not match the target state: at "
-        "[0].mu['scale'] the target has a float32[2] leaf, the checkpoint a "
-        "float32[] leaf. Build the target with the optimizer and params the "
+        "[0].mu['dense']['b'] the target has a float32[5] leaf, the checkpoint a "
+        "float32[4] leaf. Build the target with the optimizer and params the "
         "checkpoint was saved with."
     )
 
