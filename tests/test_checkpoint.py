@@ -236,3 +236,10 @@ def test_orbax_checkpoint_round_trip_and_resume(trained, tmp_path):
     params, state = run(step, restored["params"], restored["opt_state"], 10, 20)
     assert_bit_equal(params, p30)
     assert_bit_equal(state, s30)
+
+
+def test_haiku_style_keys_with_slashes_and_quotes(tmp_path):
+    state = gdt.sgd(0.1, momentum=0.9).init({"mlp/~/linear_0": {"w": jnp.ones(2)}, "it's": jnp.zeros(3)})
+    state = jax.tree.map(lambda x: x + 0.5, state)
+    gdt.save_state(tmp_path / "h.npz", state)
+    assert_bit_equal(gdt.restore_state(tmp_path / "h.npz", state), state)
