@@ -26,6 +26,8 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
+from tests._trees import assert_trees_close  # noqa: E402,F401  (used by the scripts)
+
 jax.config.update("jax_numpy_rank_promotion", "raise")
 assert jax.device_count() == NUM_DEVICES, jax.devices()
 
@@ -41,15 +43,6 @@ def collectives_in(compiled) -> list[str]:
 
 def check(name: str) -> None:
     print(f"ok: {name}", flush=True)
-
-
-def assert_trees_close(actual, expected, *, rtol=0.0, atol=0.0, what=""):
-    """Leafwise closeness (exact by default), naming the path that differs."""
-    assert jax.tree.structure(actual) == jax.tree.structure(expected), what
-    for (path, a), b in zip(jax.tree_util.tree_flatten_with_path(actual)[0], jax.tree.leaves(expected)):
-        a32, b32 = np.asarray(a, np.float64), np.asarray(b, np.float64)
-        assert np.asarray(a).dtype == np.asarray(b).dtype, (what, jax.tree_util.keystr(path))
-        np.testing.assert_allclose(a32, b32, rtol=rtol, atol=atol, err_msg=f"{what} {jax.tree_util.keystr(path)}")
 
 
 def mlp_params(seed: int = 0, hidden: int = 32, shift: int = 5):

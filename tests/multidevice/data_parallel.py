@@ -102,8 +102,8 @@ for name, opt in [("adam", gdt.adam(1e-2)), ("sgd+momentum", gdt.sgd(1e-2, momen
         assert (leaf == leaf[:1]).all(), name
     first = lambda tree: jax.tree.map(lambda v: np.asarray(v)[0], tree)
     # The mean of 8 per-device means is the full-batch mean up to rounding.
-    c.assert_trees_close(first(dp_params), ref_params, rtol=1e-5, atol=1e-6, what=name)
-    c.assert_trees_close(first(dp_state), ref_state, rtol=1e-5, atol=1e-6, what=name)
+    c.assert_trees_close(first(dp_params), ref_params, rtol=1e-5, atol=1e-6, bf16_tol=1e-5, msg=name)
+    c.assert_trees_close(first(dp_state), ref_state, rtol=1e-5, atol=1e-6, bf16_tol=1e-5, msg=name)
     if name == "adam":
         assert int(first(dp_state)[0].count) == STEPS
     c.check(f"pmap + pmean, {STEPS} steps of {name} == 1-device full batch, same params on every device")
@@ -114,8 +114,8 @@ for name, opt in [("adam", gdt.adam(1e-2)), ("sgd+momentum", gdt.sgd(1e-2, momen
         assert leaf.sharding.is_fully_replicated
         shards = [np.asarray(s.data) for s in leaf.addressable_shards]
         assert all((s == shards[0]).all() for s in shards), name
-    c.assert_trees_close(sm_params, ref_params, rtol=1e-5, atol=1e-6, what=name)
-    c.assert_trees_close(sm_state, ref_state, rtol=1e-5, atol=1e-6, what=name)
+    c.assert_trees_close(sm_params, ref_params, rtol=1e-5, atol=1e-6, bf16_tol=1e-5, msg=name)
+    c.assert_trees_close(sm_state, ref_state, rtol=1e-5, atol=1e-6, bf16_tol=1e-5, msg=name)
     c.check(f"shard_map + psum (check_vma={check_vma}), {STEPS} steps of {name} == 1-device full batch")
 
 print("ALL OK")
