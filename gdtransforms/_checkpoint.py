@@ -230,12 +230,22 @@ def _concrete_sharding(leaf: Any) -> jax.sharding.Sharding | None:
     return sharding
 
 
-def _weak_zero(dtype: np.dtype) -> Any:
-    """A Python zero that JAX turns into a weakly typed ``dtype``, or None."""
+@jax.jit
+def _weaken(array: jax.Array) -> jax.Array:
+    """The same values, weakly typed.
+
+    JAX has no public constructor for weakly typed arrays; writing into a weak
+    zero array keeps the weak type. Compiled, so the zero is a constant of the
+    program rather than a host-to-device transfer.
+    """
+    zero = {"i": 0, "f": 0.0, "c": 0j}[array.dtype.kind]
+    return jax.lax.full(array.shape, zero).at[...].set(array)
+
+
+def _can_be_weak(dtype: np.dtype) -> bool:
+    """Whether JAX gives Python scalars this dtype (only those can be weak)."""
     zero = {"i": 0, "f": 0.0, "c": 0j}.get(dtype.kind)
-    if zero is None or jnp.asarray(zero).dtype != dtype:
-        return None
-    return zero
+    return zero is not None and jnp.result_type(zero) == dtype
 
 
 def _to_device(entry: _Entry, value: np.ndarray, target: Any) -> jax.Array:
@@ -243,17 +253,16 @@ def _to_device(entry: _Entry, value: np.ndarray, target: Any) -> jax.Array:
     if value.dtype != dtype:
         value = value.view(dtype)  # stored as raw bits
     sharding = _concrete_sharding(target)
-    weak = getattr(target, "weak_type", entry.weak_type)
-    zero = _weak_zero(dtype) if weak else None
     # device_put is an explicit transfer: restoring works under
     # jax.transfer_guard("disallow").
-    if zero is None:
-        return jax.device_put(value, sharding)
-    # JAX has no public constructor for weakly typed arrays; writing into a
-    # weak zero array keeps the weak type, so dtype promotion (bfloat16
-    # updates times a weak float32 learning rate) is as before the save.
-    array = jax.lax.full(value.shape, zero).at[...].set(jax.device_put(value))
-    return jax.device_put(array, sharding)
+    array = jax.device_put(value, sharding)
+    if getattr(target, "weak_type", entry.weak_type) and _can_be_weak(dtype):
+        # Weak types decide dtype promotion (bfloat16 updates times a weak
+        # float32 learning rate stay bfloat16) and jit's cache keys.
+        array = _weaken(array)
+        if sharding is not None:
+            array = jax.device_put(array, sharding)
+    return array
 
 
 def restore_state(file: PathOrFile, target: Any) -> Any:
