@@ -22,6 +22,7 @@ __all__ = [
     "check_positive",
     "check_rate",
     "check_trees_match",
+    "is_deferred",
     "path_str",
 ]
 
@@ -31,9 +32,18 @@ def path_str(path: tuple[Any, ...]) -> str:
     return jax.tree_util.keystr(path) if path else "<root>"
 
 
+def is_deferred(value: Any) -> bool:
+    """Whether ``value`` is only known when the step runs, so cannot be checked.
+
+    True for tracers and for the hyperparameters :func:`inject_hyperparams`
+    hands to the factory it wraps (their type sets ``_deferred_value``).
+    """
+    return isinstance(value, jax.core.Tracer) or getattr(type(value), "_deferred_value", False)
+
+
 def _concrete(name: str, value: Any) -> np.ndarray | None:
     """The value as a float64 array, or ``None`` if it cannot be inspected."""
-    if value is None or callable(value) or isinstance(value, jax.core.Tracer):
+    if value is None or callable(value) or is_deferred(value):
         return None
     try:
         return np.asarray(value, dtype=np.float64)
