@@ -57,13 +57,24 @@ class HyperScalar:
       same: a bool scalar array, ``live == plain`` (``None`` without ``plain``).
     """
 
-    __slots__ = ("plain", "live", "same")
+    __slots__ = ("plain", "live", "same", "_cache")
     __array_ufunc__ = None  # numpy defers to the reflected operators below
     __hash__ = None  # type: ignore[assignment]
     _deferred_value = True  # read by _checks.is_deferred: not checked at build time
 
     def __init__(self, plain: Any, live: jax.Array, same: jax.Array | None) -> None:
         self.plain, self.live, self.same = plain, live, same
+        # Operands and derived scalars already built in live's trace: the same
+        # expression in every leaf's update becomes one select, not one per leaf.
+        self._cache: dict[Any, Any] = {}
+
+    def _remember(self, key: Any, value: Any, probe: Any) -> Any:
+        # Only what was built in live's own trace: a value built inside a nested
+        # trace (a cond branch, a scan body) must not leak out of it.
+        trace = getattr(self.live, "_trace", None)
+        if trace is not None and getattr(probe, "_trace", None) is trace:
+            self._cache[key] = value
+        return value
 
     def __repr__(self) -> str:
         return f"HyperScalar(plain={self.plain!r}, live={self.live!r})"
@@ -81,17 +92,29 @@ class HyperScalar:
         dtype, as a Python scalar would; otherwise it is weakly typed.
         """
         dtype = getattr(other, "dtype", None)
-        if (
+        as_other = (
             dtype is not None
             and jnp.issubdtype(dtype, jnp.inexact)
             and not getattr(other, "weak_type", False)
-        ):
+        )
+        key = ("operand", jnp.dtype(dtype) if as_other else None)
+        if key in self._cache:
+            return self._cache[key]
+        value = self._operand(dtype if as_other else None)
+        return self._remember(key, value, value)
+
+    def _operand(self, dtype: Any) -> jax.Array:
+        if dtype is not None:
             plain = None if self.plain is None else jnp.asarray(self.plain, dtype)
             live = self.live.astype(dtype)
         else:
             plain = None if self.plain is None else jnp.asarray(self.plain)
             live = self.live
-        return live if plain is None else _pick(self.same, plain, live)
+        if plain is None:
+            return live
+        if isinstance(self.same, jax.core.Tracer) or isinstance(live, jax.core.Tracer):
+            return _pick(self.same, plain, live)
+        return plain if bool(self.same) else live  # eager: choose now, no device work
 
     def _combine(self, other: Any, op: Callable[[Any, Any], Any], reflected: bool) -> Any:
         if isinstance(other, HyperScalar) or (
@@ -108,9 +131,13 @@ class HyperScalar:
                     plain = op(a, b)
                 except ArithmeticError:
                     plain = None
+            key = None if isinstance(other, HyperScalar) else (op, reflected, type(other), other)
+            if key in self._cache:
+                return self._cache[key]
             la, lb = (o_live, self.live) if reflected else (self.live, o_live)
             same = self.same if o_same is None else (o_same if self.same is None else self.same & o_same)
-            return HyperScalar(plain, op(la, lb), None if plain is None else same)
+            result = HyperScalar(plain, op(la, lb), None if plain is None else same)
+            return result if key is None else self._remember(key, result, result.live)
         if isinstance(other, _ARRAYS):
             value = self.operand(other)
             return op(other, value) if reflected else op(value, other)

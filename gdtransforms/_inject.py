@@ -267,7 +267,10 @@ def inject_hyperparams(
 
             def wrap(k: str, v: jax.Array) -> Any:
                 if k in plain:
-                    return HyperScalar(plain[k], v, v == plain[k])
+                    same = v == plain[k]
+                    if not isinstance(v, jax.core.Tracer):  # eager: decide now
+                        return plain[k] if bool(same) else HyperScalar(None, v, None)
+                    return HyperScalar(plain[k], v, same)
                 if k in sched or not isinstance(numeric[k], (jax.Array, np.ndarray, np.number)):
                     return HyperScalar(None, v, None) if v.ndim == 0 else v
                 return v  # an array given by the user behaves as in the plain optimizer

@@ -11,6 +11,7 @@ falls back to a constant.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -46,7 +47,12 @@ def check_steps(name: str, value: Any, *, allow_zero: bool = False) -> None:
       TypeError: ``value`` is not a concrete real number.
       ValueError: ``value`` is negative, zero (unless allowed) or not finite.
     """
-    if isinstance(value, bool) or _checks.is_deferred(value) or np.ndim(value) != 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (numbers.Real, np.ndarray, jax.Array))
+        or _checks.is_deferred(value)
+        or np.ndim(value) != 0
+    ):
         raise TypeError(
             f"`{name}` must be a number of steps fixed when the schedule is built "
             f"(a Python int), got {type(value).__name__}: {value!r}"

@@ -186,7 +186,7 @@ def cosine_warm_restarts_schedule(
             t_cur, t_i = count % t_0, t_0
         else:
             cycle = jnp.searchsorted(starts_np[1:], count, side="right")
-            t_cur, t_i = count - starts_np[cycle], lengths_np[cycle]
+            t_cur, t_i = count - jnp.asarray(starts_np)[cycle], jnp.asarray(lengths_np)[cycle]
         frac = t_cur / t_i
         return eta_min + (init_value - eta_min) * (1 + jnp.cos(jnp.pi * frac)) / 2
 
