@@ -198,7 +198,6 @@ def inject_hyperparams(
     @functools.wraps(inner_factory)
     def wrapped_factory(*args: Any, **kwargs: Any) -> GradientTransformation:
         arguments = _bound_arguments(signature, args, kwargs)
-        inner_factory(**arguments)  # validates the hyperparameters now
         sched, numeric, other = {}, {}, {}
         for name, value in arguments.items():
             if name in static or isinstance(value, bool) or value is None:
@@ -226,10 +225,15 @@ def inject_hyperparams(
         }
         dtypes = {k: cast(v).dtype for k, v in numeric.items()}
 
-        def init_fn(params):
+        def initial() -> tuple[dict[str, Any], dict[str, jax.Array], Any]:
             hparams_states = {k: f.init() for k, f in sched.items()}
             scheduled = {k: cast(f(hparams_states[k])) for k, f in sched.items()}
-            inner = inner_factory(**other, **numeric, **scheduled)
+            return hparams_states, scheduled, inner_factory(**other, **numeric, **scheduled)
+
+        initial()  # the factory checks the hyperparameters now, not at init
+
+        def init_fn(params):
+            hparams_states, scheduled, inner = initial()
             return InjectStatefulHyperparamsState(
                 count=jnp.zeros([], jnp.int32),
                 hyperparams={**{k: cast(v) for k, v in numeric.items()}, **scheduled},

@@ -240,6 +240,38 @@ def test_vmap_sweep_equals_separate_runs_in_one_compiled_call():
     assert float(swept_losses[3, -1]) < float(swept_losses[0, -1])  # the sweep tells the rates apart
 
 
+def test_vmap_over_a_batch_of_hyperparams_in_the_state():
+    # The other way to sweep: build once with Python floats, batch the state.
+    opt = gdt.inject_hyperparams(gdt.sgd)(learning_rate=0.1, momentum=0.9)
+    params = {"w": jnp.linspace(-1.0, 1.0, 8)}
+    lrs = jnp.array([0.1, 0.01, 0.5])  # the first is the built value (exact path)
+    batched = jax.tree.map(lambda x: jnp.broadcast_to(x, (3, *jnp.shape(x))), opt.init(params))
+    batched.hyperparams["learning_rate"] = lrs
+    step = jax.jit(jax.vmap(opt.update, in_axes=(None, 0)))
+    for _ in range(2):
+        updates, batched = step(params, batched)
+    for i, lr in enumerate(lrs):
+        plain = gdt.sgd(float(lr), momentum=0.9)
+        state = plain.init(params)
+        for _ in range(2):
+            expected, state = plain.update(params, state)
+        np.testing.assert_allclose(updates["w"][i], expected["w"], rtol=1e-6)
+
+
+def test_injected_plateau_hyperparams_inside_cond():
+    # reduce_on_plateau uses factor and patience inside lax.cond branches.
+    opt = gdt.inject_hyperparams(gdt.reduce_on_plateau)(factor=0.5, patience=1)
+    params = {"w": jnp.ones(2)}
+    state, step = opt.init(params), jax.jit(opt.update)
+    scales = []
+    for t in range(4):
+        if t == 3:
+            state.hyperparams["factor"] = 0.1
+        _, state = step(params, state, params, value=1.0)
+        scales.append(float(state.inner_state.scale))
+    assert scales == pytest.approx([1.0, 0.5, 0.25, 0.025])
+
+
 def test_derivative_with_respect_to_a_hyperparameter():
     # One SGD step on L(p) = |p|^2 / 2: L(p - lr p) = (1 - lr)^2 |p|^2 / 2, so dL/dlr = -(1 - lr) |p|^2.
     opt = gdt.inject_hyperparams(gdt.sgd)(learning_rate=0.1)
@@ -270,6 +302,11 @@ def test_factory_that_calls_jnp_on_a_hyperparameter():
     state.hyperparams["step_size"] = 9.0
     updates, _ = jax.jit(opt.update)(PARAMS, state)
     np.testing.assert_array_equal(updates["dense"]["w"], 3.0 * PARAMS["dense"]["w"])
+    scheduled = gdt.inject_hyperparams(sqrt_scale)(step_size=lambda count: 4.0 * (count + 1))
+    state = scheduled.init(PARAMS)
+    for factor in (2.0, np.sqrt(8.0)):
+        updates, state = scheduled.update(PARAMS, state)
+        np.testing.assert_allclose(updates["dense"]["w"], factor * PARAMS["dense"]["w"], rtol=1e-6)
 
 
 def test_factory_that_keeps_a_hyperparameter_in_its_state():
@@ -299,6 +336,43 @@ def test_hyper_scalar_arithmetic_is_python_while_unchanged():
         bool(built)
     with pytest.raises(TypeError):
         float(built)
+
+
+EXPRESSIONS = [
+    lambda h: 1 - h,
+    lambda h: (1 - h) * (1 - h),
+    lambda h: 1 / (1 - h),
+    lambda h: -h * 3.0,
+    lambda h: h**0.5,
+    lambda h: abs(h - 2),
+    lambda h: 2.0**h,
+]
+VALUES = (0.9, 0.999, 3e-4)
+
+
+def test_hyper_scalar_traced_path_matches_python_constants():
+    x = jnp.linspace(0.5, 2.0, 8)
+    for dtype in (jnp.float32, jnp.bfloat16):
+
+        @jax.jit
+        def evaluate(lives, xx):
+            out = []
+            for v, live in zip(VALUES, lives):
+                h = HyperScalar(v, live, live == v)
+                out.append([expr(h) * xx for expr in EXPRESSIONS])
+            return out
+
+        lives = [jnp.asarray(v) for v in VALUES]
+        got = evaluate(lives, x.astype(dtype))
+        for v, row in zip(VALUES, got):
+            for expr, value in zip(EXPRESSIONS, row):
+                expected = expr(v) * x.astype(dtype)  # what the plain optimizer computes
+                assert value.dtype == expected.dtype
+                np.testing.assert_array_equal(value, expected)
+        changed = evaluate([jnp.asarray(0.5)] * len(VALUES), x)
+        for row in changed:
+            for expr, value in zip(EXPRESSIONS, row):
+                np.testing.assert_allclose(value, expr(np.float32(0.5)) * np.asarray(x), rtol=1e-6)
 
 
 # -- Bad input -----------------------------------------------------------------------
