@@ -94,14 +94,16 @@ from gdtransforms._plateau import ReduceLROnPlateauState, reduce_on_plateau
 from gdtransforms._schedules import (
     constant_schedule,
     cosine_decay_schedule,
-    cosine_onecycle_schedule,
     exponential_decay,
-    join_schedules,
-    linear_onecycle_schedule,
     linear_schedule,
     piecewise_constant_schedule,
     piecewise_interpolate_schedule,
     polynomial_schedule,
+)
+from gdtransforms._schedules_joined import (
+    cosine_onecycle_schedule,
+    join_schedules,
+    linear_onecycle_schedule,
     sgdr_schedule,
     warmup_constant_schedule,
     warmup_cosine_decay_schedule,

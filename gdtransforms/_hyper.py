@@ -135,7 +135,10 @@ class HyperScalar:
             if key in self._cache:
                 return self._cache[key]
             la, lb = (o_live, self.live) if reflected else (self.live, o_live)
-            same = self.same if o_same is None else (o_same if self.same is None else self.same & o_same)
+            if o_same is None or self.same is None:
+                same = self.same if o_same is None else o_same
+            else:
+                same = self.same & o_same
             result = HyperScalar(plain, op(la, lb), None if plain is None else same)
             return result if key is None else self._remember(key, result, result.live)
         if isinstance(other, _ARRAYS):

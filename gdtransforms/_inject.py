@@ -221,7 +221,8 @@ def inject_hyperparams(
         plain = {
             k: v
             for k, v in numeric.items()
-            if isinstance(v, (int, float)) and (hyperparam_dtype is None or not isinstance(v, float))
+            if isinstance(v, (int, float))
+            and (hyperparam_dtype is None or not isinstance(v, float))
         }
         dtypes = {k: cast(v).dtype for k, v in numeric.items()}
 
@@ -270,7 +271,7 @@ def inject_hyperparams(
             }
 
             def wrap(k: str, v: jax.Array) -> Any:
-                if k in plain:
+                if k in plain and v.ndim == 0:
                     same = v == plain[k]
                     if not isinstance(v, jax.core.Tracer):  # eager: decide now
                         return plain[k] if bool(same) else HyperScalar(None, v, None)

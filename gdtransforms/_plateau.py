@@ -135,9 +135,8 @@ def reduce_on_plateau(
         plateau = jnp.where(improved, 0, _tree.safe_increment(state.plateau_count))
         in_cooldown = state.cooldown_count > 0
         reduce = jnp.logical_and(~in_cooldown, plateau == patience)
-        new_scale = jnp.where(
-            in_cooldown, state.scale, jnp.maximum(jnp.where(reduce, state.scale * factor, state.scale), min_scale)
-        )
+        reduced = jnp.maximum(jnp.where(reduce, state.scale * factor, state.scale), min_scale)
+        new_scale = jnp.where(in_cooldown, state.scale, reduced)
         return ReduceLROnPlateauState(
             scale=new_scale.astype(state.scale.dtype),
             best_value=new_best.astype(best.dtype),
@@ -162,7 +161,8 @@ def reduce_on_plateau(
                 f"reduce_on_plateau: expected a ReduceLROnPlateauState, got {type(state).__name__}"
             )
         count = _tree.safe_increment(state.count)
-        avg = (state.count * state.avg_value + jnp.asarray(value).astype(state.avg_value.dtype)) / count
+        value = jnp.asarray(value).astype(state.avg_value.dtype)
+        avg = (state.count * state.avg_value + value) / count
         state = state._replace(avg_value=avg.astype(state.avg_value.dtype), count=count)
         state = jax.lax.cond(count == accumulation_size, update_scale, lambda s: s, state)
         updates = jax.tree.map(lambda g: state.scale.astype(g.dtype) * g, updates)
