@@ -83,6 +83,39 @@ from gdtransforms._alias import (
 )
 
 # -- Schedules and live hyperparameters ----------------------------------------
+from gdtransforms._inject import (
+    InjectHyperparamsState,
+    InjectStatefulHyperparamsState,
+    WrappedSchedule,
+    WrappedScheduleState,
+    inject_hyperparams,
+)
+from gdtransforms._plateau import ReduceLROnPlateauState, reduce_on_plateau
+from gdtransforms._schedules import (
+    constant_schedule,
+    cosine_decay_schedule,
+    exponential_decay,
+    linear_schedule,
+    piecewise_constant_schedule,
+    piecewise_interpolate_schedule,
+    polynomial_schedule,
+)
+from gdtransforms._schedules_joined import (
+    cosine_onecycle_schedule,
+    join_schedules,
+    linear_onecycle_schedule,
+    sgdr_schedule,
+    warmup_constant_schedule,
+    warmup_cosine_decay_schedule,
+    warmup_exponential_decay_schedule,
+)
+from gdtransforms._schedules_extra import (
+    cosine_warm_restarts_schedule,
+    cyclic_schedule,
+    epoch_schedule,
+    inverse_sqrt_decay,
+    inverse_time_decay,
+)
 
 # -- Wrappers -------------------------------------------------------------------
 
@@ -175,6 +208,32 @@ __all__ = [
     "sgd",
 
     # -- Schedules and live hyperparameters.
+    "InjectHyperparamsState",
+    "InjectStatefulHyperparamsState",
+    "ReduceLROnPlateauState",
+    "WrappedSchedule",
+    "WrappedScheduleState",
+    "constant_schedule",
+    "cosine_decay_schedule",
+    "cosine_onecycle_schedule",
+    "cosine_warm_restarts_schedule",
+    "cyclic_schedule",
+    "epoch_schedule",
+    "exponential_decay",
+    "inject_hyperparams",
+    "inverse_sqrt_decay",
+    "inverse_time_decay",
+    "join_schedules",
+    "linear_onecycle_schedule",
+    "linear_schedule",
+    "piecewise_constant_schedule",
+    "piecewise_interpolate_schedule",
+    "polynomial_schedule",
+    "reduce_on_plateau",
+    "sgdr_schedule",
+    "warmup_constant_schedule",
+    "warmup_cosine_decay_schedule",
+    "warmup_exponential_decay_schedule",
 
     # -- Wrappers.
 

@@ -25,6 +25,7 @@ __all__ = [
     "check_rate",
     "check_trees_match",
     "check_updates",
+    "is_deferred",
     "path_str",
 ]
 
@@ -34,9 +35,18 @@ def path_str(path: tuple[Any, ...]) -> str:
     return jax.tree_util.keystr(path) if path else "<root>"
 
 
+def is_deferred(value: Any) -> bool:
+    """Whether ``value`` is only known when the step runs, so cannot be checked.
+
+    True for tracers and for the hyperparameters :func:`inject_hyperparams`
+    hands to the factory it wraps (their type sets ``_deferred_value``).
+    """
+    return isinstance(value, jax.core.Tracer) or getattr(type(value), "_deferred_value", False)
+
+
 def _concrete(name: str, value: Any) -> np.ndarray | None:
     """The value as a float64 array, or ``None`` if it cannot be inspected."""
-    if value is None or callable(value) or isinstance(value, jax.core.Tracer):
+    if value is None or callable(value) or is_deferred(value):
         return None
     if isinstance(value, (str, bytes)):
         raise TypeError(f"`{name}` must be a number, an array or a schedule, got {value!r}")
