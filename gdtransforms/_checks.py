@@ -18,10 +18,13 @@ __all__ = [
     "check_float_dtype",
     "check_float_leaves",
     "check_in_range",
+    "check_int_at_least",
     "check_non_negative",
     "check_positive",
     "check_rate",
+    "check_tree_prefix",
     "check_trees_match",
+    "first_prefix_difference",
     "path_str",
 ]
 
@@ -193,3 +196,96 @@ def _first_structure_difference(reference: Any, tree: Any) -> str:
         f"same leaf paths but different containers: expected "
         f"{jax.tree.structure(reference)}, got {jax.tree.structure(tree)}"
     )
+
+
+def _children(node: Any) -> tuple[list[Any], list[Any], Any]:
+    """One level of a pytree node: child keys, children and the node's def."""
+    keyed, treedef = jax.tree_util.tree_flatten_with_path(
+        node, is_leaf=lambda x: x is not node
+    )
+    return [k[0] for k, _ in keyed], [c for _, c in keyed], treedef
+
+
+def _is_leaf(node: Any) -> bool:
+    return jax.tree_util.treedef_is_leaf(jax.tree.structure(node)) and (
+        jax.tree.leaves(node) == [node]
+    )
+
+
+def first_prefix_difference(prefix: Any, tree: Any, path: tuple[Any, ...] = ()) -> str | None:
+    """Where ``prefix`` stops being a tree prefix of ``tree``, or ``None``.
+
+    Returns:
+      A message naming the first differing path, or ``None`` if every leaf of
+      ``prefix`` sits on a node of ``tree``.
+    """
+    if _is_leaf(prefix):
+        return None
+    keys, children, treedef = _children(prefix)
+    if _is_leaf(tree) or tree is None:
+        return f"at {path_str(path)}: expected a {type(prefix).__name__} node, got {type(tree).__name__}"
+    tree_keys, tree_children, tree_def = _children(tree)
+    key_names = [str(k) for k in tree_keys]
+    for key in keys:
+        if str(key) not in key_names:
+            return f"no entry at {path_str(path + (key,))}"
+    for key in tree_keys:
+        if str(key) not in [str(k) for k in keys]:
+            return f"missing the entry at {path_str(path + (key,))}"
+    if treedef != tree_def and type(prefix) is not type(tree):
+        return (
+            f"at {path_str(path)}: expected a {type(prefix).__name__} node, "
+            f"got {type(tree).__name__}"
+        )
+    for key, child, tree_child in zip(keys, children, tree_children):
+        found = first_prefix_difference(child, tree_child, path + (key,))
+        if found is not None:
+            return found
+    if treedef != tree_def:
+        return f"at {path_str(path)}: expected {treedef}, got {tree_def}"
+    return None
+
+
+def check_tree_prefix(
+    prefix: Any, tree: Any, *, prefix_name: str, tree_name: str, where: str, hint: str = ""
+) -> None:
+    """Raises ``ValueError`` unless ``prefix`` is a tree prefix of ``tree``.
+
+    A mask or label tree may stop above the leaves of the params (one label
+    for a whole subtree), but every node it has must exist in ``tree``.
+
+    Raises:
+      ValueError: naming the first differing path.
+    """
+    treedef = jax.tree.structure(prefix)
+    try:
+        treedef.flatten_up_to(tree)
+        return
+    except (ValueError, TypeError):
+        pass
+    where_differs = first_prefix_difference(prefix, tree) or "structures differ"
+    raise ValueError(
+        f"{where}: {prefix_name} does not match {tree_name}: {where_differs}{hint}"
+    )
+
+
+def check_int_at_least(name: str, value: Any, minimum: int, *, where: str = "") -> None:
+    """Raises unless ``value`` is an integer >= ``minimum`` (tracers pass).
+
+    Raises:
+      TypeError: ``value`` is not an integer (bools are rejected).
+      ValueError: ``value`` is below ``minimum``.
+    """
+    if isinstance(value, jax.core.Tracer):
+        return
+    prefix = f"{where}: " if where else ""
+    is_int = isinstance(value, (int, np.integer)) or (
+        np.ndim(value) == 0 and jnp.issubdtype(getattr(value, "dtype", np.float64), jnp.integer)
+    )
+    if isinstance(value, (bool, np.bool_)) or not is_int:
+        raise TypeError(
+            f"{prefix}`{name}` must be an integer >= {minimum}, got "
+            f"{type(value).__name__}: {value!r}"
+        )
+    if int(value) < minimum:
+        raise ValueError(f"{prefix}`{name}` must be >= {minimum}, got {int(value)}")
