@@ -100,9 +100,9 @@ def bias_correction(moment: Any, decay: Any, count: jax.typing.ArrayLike) -> Any
 
       >>> import jax.numpy as jnp
       >>> import gdtransforms as gdt
-      >>> v2 = jnp.array(0.0196 * 40.0 + 0.02 * 49.0)
-      >>> print(f"{float(gdt.bias_correction(v2, 0.98, 2)):.3f}")
-      44.545
+      >>> v2 = jnp.array(0.0196 * 40.0 + 0.02 * 49.0)  # theta_1 = 40, theta_2 = 49
+      >>> print(f"{float(gdt.bias_correction(v2, 0.98, 2)):.2f}")  # v2 / 0.0396
+      44.55
     """
     correction = 1 - decay ** jnp.asarray(count)
     return jax.tree.map(lambda t: t / correction.astype(t.dtype), moment)
