@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
 import jax
@@ -12,6 +13,8 @@ from gdtransforms._base import GradientTransformation, OptState, Params, Updates
 
 __all__ = [
     "ConditionFn",
+    "cond",
+    "switch",
     "ConditionallyMaskState",
     "ConditionallyTransformState",
     "conditionally_mask",
@@ -55,6 +58,24 @@ def inner_update_zeros(
     """
     shapes = jax.eval_shape(lambda: inner.update(updates, state, params, **extra_args)[0])
     return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+
+
+def switch(index: Any, branches: Sequence[Callable[[Any], Any]], operand: Any = None) -> Any:
+    """``lax.switch`` that runs only the chosen branch when ``index`` is concrete.
+
+    Outside ``jit``/``vmap`` the index is a concrete array: calling the branch
+    directly avoids compiling a new XLA conditional at every eager step.
+    """
+    if isinstance(index, jax.core.Tracer):
+        return jax.lax.switch(index, branches, operand)
+    return branches[int(index)](operand)
+
+
+def cond(pred: Any, true_fn: Callable[[Any], Any], false_fn: Callable[[Any], Any], operand: Any = None) -> Any:
+    """``lax.cond`` that runs only the chosen branch when ``pred`` is concrete."""
+    if isinstance(pred, jax.core.Tracer):
+        return jax.lax.cond(pred, true_fn, false_fn, operand)
+    return true_fn(operand) if bool(pred) else false_fn(operand)
 
 
 def bool_scalar(value: Any, where: str, name: str) -> jax.Array:
@@ -120,7 +141,7 @@ def conditionally_transform(
             zeros = inner_update_zeros(inner, updates, state.inner_state, params, extra_args)
             return _tree.cast_like(updates, zeros), state.inner_state
 
-        updates, inner_state = jax.lax.cond(condition, do_update, pass_through, None)
+        updates, inner_state = cond(condition, do_update, pass_through, None)
         return updates, ConditionallyTransformState(
             inner_state=inner_state, step=_tree.safe_increment(state.step)
         )
@@ -181,7 +202,7 @@ def conditionally_mask(
             zeros = inner_update_zeros(inner, updates, state.inner_state, params, extra_args)
             return zeros, state.inner_state
 
-        updates, inner_state = jax.lax.cond(condition, do_update, reject, None)
+        updates, inner_state = cond(condition, do_update, reject, None)
         return updates, ConditionallyMaskState(
             step=_tree.safe_increment(state.step), inner_state=inner_state
         )

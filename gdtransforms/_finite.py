@@ -10,7 +10,7 @@ import jax.numpy as jnp
 
 from gdtransforms import _checks, _tree
 from gdtransforms._base import GradientTransformation, Updates, with_extra_args_support
-from gdtransforms._conditionality import inner_update_zeros
+from gdtransforms._conditionality import cond, inner_update_zeros
 
 __all__ = ["ApplyIfFiniteState", "ZeroNansState", "apply_if_finite", "all_finite", "zero_nans"]
 
@@ -109,7 +109,7 @@ def apply_if_finite(inner: Any, max_consecutive_errors: int) -> GradientTransfor
             zeros = inner_update_zeros(inner, updates, state.inner_state, params, extra_args)
             return zeros, state.inner_state
 
-        new_updates, inner_state = jax.lax.cond(apply, do_update, skip, None)
+        new_updates, inner_state = cond(apply, do_update, skip)
         return new_updates, ApplyIfFiniteState(
             # Applied steps (finite, or the give-up step) end the streak.
             notfinite_count=jnp.where(apply, jnp.zeros([], jnp.int32), streak),

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 
 from gdtransforms import _checks, _tree
 from gdtransforms._base import GradientTransformation, Params, Updates, with_extra_args_support
-from gdtransforms._conditionality import bool_scalar, inner_update_zeros
+from gdtransforms._conditionality import bool_scalar, inner_update_zeros, switch
 
 __all__ = [
     "MultiSteps",
@@ -231,9 +231,7 @@ class MultiSteps:
                     _tree.safe_increment(state.gradient_step))
 
         branch = jnp.where(should_skip, 0, jnp.where(emit, 2, 1))
-        new_updates, inner_state, acc, mini_step, gradient_step = jax.lax.switch(
-            branch, (skip, accumulate, apply), None
-        )
+        new_updates, inner_state, acc, mini_step, gradient_step = switch(branch, (skip, accumulate, apply))
         return new_updates, MultiStepsState(
             mini_step=mini_step,
             gradient_step=gradient_step,
