@@ -56,7 +56,9 @@ def inner_update_zeros(
     ``lax.cond`` agree even when ``inner`` changes dtypes. Costs a trace, no
     computation.
     """
-    shapes = jax.eval_shape(lambda: inner.update(updates, state, params, **extra_args)[0])
+    shapes = jax.eval_shape(
+        lambda u, s, p: inner.update(u, s, p, **extra_args)[0], updates, state, params
+    )
     return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
 
