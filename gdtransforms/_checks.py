@@ -215,7 +215,14 @@ def _is_leaf(node: Any) -> bool:
     )
 
 
-def first_prefix_difference(prefix: Any, tree: Any, path: tuple[Any, ...] = ()) -> str | None:
+def first_prefix_difference(
+    prefix: Any,
+    tree: Any,
+    path: tuple[Any, ...] = (),
+    *,
+    prefix_name: str = "prefix",
+    tree_name: str = "tree",
+) -> str | None:
     """Where ``prefix`` stops being a tree prefix of ``tree``, or ``None``.
 
     Returns:
@@ -226,22 +233,33 @@ def first_prefix_difference(prefix: Any, tree: Any, path: tuple[Any, ...] = ()) 
         return None
     keys, children, treedef = _children(prefix)
     if _is_leaf(tree) or tree is None:
-        return f"at {path_str(path)}: expected a {type(prefix).__name__} node, got {type(tree).__name__}"
-    tree_keys, tree_children, tree_def = _children(tree)
-    key_names = [str(k) for k in tree_keys]
-    for key in keys:
-        if str(key) not in key_names:
-            return f"no entry at {path_str(path + (key,))}"
-    for key in tree_keys:
-        if str(key) not in [str(k) for k in keys]:
-            return f"missing the entry at {path_str(path + (key,))}"
-    if treedef != tree_def and type(prefix) is not type(tree):
+        what = "None" if tree is None else f"a leaf of shape {np.shape(tree)}"
         return (
-            f"at {path_str(path)}: expected a {type(prefix).__name__} node, "
-            f"got {type(tree).__name__}"
+            f"at {path_str(path)} the {prefix_name} has a {type(prefix).__name__} "
+            f"node, the {tree_name} {what}"
+        )
+    tree_keys, tree_children, tree_def = _children(tree)
+    names, tree_names = [str(k) for k in keys], [str(k) for k in tree_keys]
+    only_prefix = [k for k in keys if str(k) not in tree_names]
+    only_tree = [k for k in tree_keys if str(k) not in names]
+    if only_prefix or only_tree:
+        parts = []
+        if only_prefix:
+            parts.append(f"{path_str(path + (only_prefix[0],))} is in the {prefix_name} "
+                         f"but not in the {tree_name}")
+        if only_tree:
+            parts.append(f"{path_str(path + (only_tree[0],))} is in the {tree_name} "
+                         f"but not in the {prefix_name}")
+        return "; ".join(parts)
+    if type(prefix) is not type(tree):
+        return (
+            f"at {path_str(path)} the {prefix_name} has a {type(prefix).__name__} "
+            f"node, the {tree_name} a {type(tree).__name__}"
         )
     for key, child, tree_child in zip(keys, children, tree_children):
-        found = first_prefix_difference(child, tree_child, path + (key,))
+        found = first_prefix_difference(
+            child, tree_child, path + (key,), prefix_name=prefix_name, tree_name=tree_name
+        )
         if found is not None:
             return found
     if treedef != tree_def:
@@ -266,7 +284,9 @@ def check_tree_prefix(
         return
     except (ValueError, TypeError):
         pass
-    where_differs = first_prefix_difference(prefix, tree) or "structures differ"
+    where_differs = first_prefix_difference(
+        prefix, tree, prefix_name=prefix_name, tree_name=tree_name
+    ) or "the structures differ"
     raise ValueError(
         f"{where}: {prefix_name} does not match {tree_name}: {where_differs}{hint}"
     )
