@@ -97,7 +97,7 @@ def lookahead(
 
     def init_fn(params):
         # Plain params are accepted too: they are the fast params.
-        fast = params.fast if isinstance(params, LookaheadParams) else params
+        fast = params.fast if hasattr(params, "fast") and hasattr(params, "slow") else params
         return LookaheadState(
             fast_state=fast_optimizer.init(fast), steps_since_sync=jnp.zeros([], jnp.int32)
         )
@@ -126,7 +126,9 @@ def lookahead(
                 lambda cur, new: jnp.where(sync, new, cur).astype(jnp.asarray(cur).dtype),
                 fast_state, fresh,
             )
-        return LookaheadParams(fast=fast_updates, slow=slow_updates), LookaheadState(
+        # Same container as params (optax's LookaheadParams work too).
+        make = params._replace if hasattr(params, "_replace") else LookaheadParams
+        return make(fast=fast_updates, slow=slow_updates), LookaheadState(
             fast_state=fast_state, steps_since_sync=(state.steps_since_sync + 1) % sync_period
         )
 
