@@ -169,6 +169,9 @@ def measure_with_ema(
 
     .. math:: v_t = \beta\, v_{t-1} + (1 - \beta)\, m(u_t), \quad \hat v_t = v_t / (1 - \beta^t)
 
+    Bool and integer measurements (``norm > threshold``, say) are averaged as
+    float32, which gives the fraction of recent steps where they held.
+
     Args:
       measure: a function of the updates returning a tree of arrays.
       decay: :math:`\beta` in [0, 1).
@@ -181,10 +184,17 @@ def measure_with_ema(
     """
     from gdtransforms._accumulation import ema  # The core EMA primitive.
 
-    average = ema(decay, debias=debias, accumulator_dtype=accumulator_dtype)
+    def measure_float(updates: Updates) -> PyTree:
+        # A bool or int measurement (``norm > threshold``) is averaged as a float.
+        return jax.tree.map(
+            lambda x: x if jnp.issubdtype(x.dtype, jnp.inexact) else x.astype(jnp.float32),
+            measure(updates),
+        )
+
+    base = ema(decay, debias=debias, accumulator_dtype=accumulator_dtype)
     # The EMA averages measurements, so it is initialised on one.
     average = GradientTransformation(
-        lambda params: average.init(_zeros_like_shapes(jax.eval_shape(measure, params))),
-        average.update,
+        lambda params: base.init(_zeros_like_shapes(jax.eval_shape(measure_float, params))),
+        base.update,
     )
-    return chain(stateless(lambda updates, _: measure(updates)), average)
+    return chain(stateless(lambda updates, _: measure_float(updates)), average)

@@ -21,7 +21,6 @@ def test_conditionally_mask_matches_optax(jit):
         optax.conditionally_mask(optax.adam(1e-2), every_third_skipped),
         make_grads(),
         jit=jit,
-        key="conditionally_mask",
     )
     assert state._fields == optax.ConditionallyMaskState._fields
     assert int(state.step) == 24 and int(gdt.tree_get(state, "count")) == 16
@@ -36,7 +35,6 @@ def test_conditionally_transform_matches_optax(jit):
                     optax.scale(-1e-2)),
         make_grads(),
         jit=jit,
-        key="conditionally_transform",
     )
     assert state[0]._fields == optax.ConditionallyTransformState._fields
 

@@ -23,7 +23,6 @@ def test_apply_if_finite_matches_optax_with_nan_steps(jit):
         optax.apply_if_finite(optax.adam(1e-2), 2),
         grads,
         jit=jit,
-        key="apply_if_finite",
     )
     assert int(state.total_notfinite) == len(NAN_STEPS) + len(INF_STEPS)
     assert state._fields == optax.ApplyIfFiniteState._fields
@@ -117,7 +116,6 @@ def test_zero_nans_matches_optax(jit):
         optax.chain(optax.zero_nans(), optax.adam(1e-2)),
         grads[:20] + [grads[3]],
         jit=jit,
-        key="zero_nans",
     )
     # The last step had a NaN in the bfloat16 leaf only.
     found = state[0].found_nan

@@ -7,26 +7,11 @@ import optax
 import pytest
 
 import gdtransforms as gdt
-from wrappers_common import assert_trees_close, make_grads, make_params
+from wrappers_common import assert_trees_close, make_grads, make_params, run
 
 
-_REFERENCE = {}
-
-
-def _run(tx, grads, jit, container=gdt.LookaheadParams):
-    params = container.init_synced(make_params())
-    state = tx.init(params)
-
-    def step(params, state, g):
-        updates, state = tx.update(g, state, params)
-        return gdt.apply_updates(params, updates), state, updates
-
-    step = jax.jit(step) if jit else step
-    outs = []
-    for g in grads:
-        params, state, updates = step(params, state, g)
-        outs.append((updates, state))
-    return params, outs
+def _synced(container=gdt.LookaheadParams):
+    return container.init_synced(make_params())
 
 
 @pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
@@ -37,17 +22,16 @@ def test_lookahead_matches_optax(jit, reset_state):
     grads = make_grads()
     ours = gdt.lookahead(gdt.adam(1e-2), sync_period=5, slow_step_size=0.5,
                          reset_state=reset_state)
-    params, outs = _run(ours, grads, jit)
-    ref_key = f"lookahead_{reset_state}"
     ref = optax.lookahead(optax.adam(1e-2), sync_period=5, slow_step_size=0.5,
                           reset_state=reset_state)
-    if ref_key not in _REFERENCE:  # optax runs once, jitted, for both modes.
-        _REFERENCE[ref_key] = _run(ref, grads, True, optax.LookaheadParams)
-    ref_params, ref_outs = _REFERENCE[ref_key]
-    assert len(outs) >= 20
-    for t, ((u, s), (ru, rs)) in enumerate(zip(outs, ref_outs)):
-        assert_trees_close(u, ru, f"updates at step {t}")
-        assert_trees_close(s, rs, f"state at step {t}")
+    params, updates, states = run(ours, grads, jit=jit, params=_synced())
+    ref_params, ref_updates, ref_states = run(
+        ref, grads, jit=jit, params=_synced(optax.LookaheadParams)
+    )
+    assert len(updates) >= 20
+    for t in range(len(grads)):
+        assert_trees_close(updates[t], ref_updates[t], f"updates at step {t}")
+        assert_trees_close(states[t], ref_states[t], f"state at step {t}")
     assert_trees_close(params, ref_params, "final params")
     assert isinstance(params, gdt.LookaheadParams)
 

@@ -27,7 +27,6 @@ def test_masked_matches_optax(jit, which):
         optax.chain(optax.masked(optax.adam(1e-2), mask), optax.scale(0.5)),
         make_grads(),
         jit=jit,
-        key=f"masked_{which}",
     )
 
 

@@ -30,7 +30,7 @@ def test_multisteps_skip_not_finite_matches_optax_with_nan_steps(jit):
     )
     params, state = assert_matches_optax(
         ours.gradient_transformation(), ref.gradient_transformation(), grads,
-        jit=jit, key="multisteps_skip",
+        jit=jit,
     )
     assert state._fields == optax.MultiStepsState._fields
     # 24 mini-steps, 6 skipped: 18 accumulated, 6 updates.
@@ -46,7 +46,7 @@ def test_multisteps_sum_and_growing_schedule_match_optax(jit):
     ref = optax.MultiSteps(optax.sgd(0.1, momentum=0.9), schedule, use_grad_mean=False)
     assert_matches_optax(
         ours.gradient_transformation(), ref.gradient_transformation(), make_grads(),
-        jit=jit, key="multisteps_sum",
+        jit=jit,
     )
 
 

@@ -33,7 +33,6 @@ def test_partition_matches_optax(jit, which):
         optax.partition(_transforms(optax), labels),
         make_grads(),
         jit=jit,
-        key=f"partition_{which}",
     )
     assert set(state.inner_states) == {"adam", "sgd", "frozen"}
 
@@ -77,7 +76,6 @@ def test_freeze_matches_optax(jit):
         optax.chain(optax.adam(1e-2), optax.freeze(mask)),
         make_grads(),
         jit=jit,
-        key="freeze",
     )
     np.testing.assert_array_equal(params["dense"]["w"], make_params()["dense"]["w"])
     assert state_leaf_count(state[1]) == 0  # freeze itself holds nothing
@@ -99,7 +97,6 @@ def test_selective_transform_matches_optax(jit):
         optax.selective_transform(optax.adam(1e-2), freeze_mask=mask),
         make_grads(),
         jit=jit,
-        key="selective",
     )
     for got, want in zip(jax.tree.leaves(params["dense"]), jax.tree.leaves(make_params()["dense"])):
         np.testing.assert_array_equal(got, want)
