@@ -17,21 +17,21 @@ def every_third_skipped(step):
 @pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
 def test_conditionally_mask_matches_optax(jit):
     _, state = assert_matches_optax(
-        gdt.conditionally_mask(gdt.adam(1e-2), every_third_skipped),
-        optax.conditionally_mask(optax.adam(1e-2), every_third_skipped),
+        gdt.conditionally_mask(gdt.sgd(0.1, momentum=0.9), every_third_skipped),
+        optax.conditionally_mask(optax.sgd(0.1, momentum=0.9), every_third_skipped),
         make_grads(),
         jit=jit,
     )
     assert state._fields == optax.ConditionallyMaskState._fields
-    assert int(state.step) == 24 and int(gdt.tree_get(state, "count")) == 16
+    assert int(state.step) == 24
 
 
 @pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
 def test_conditionally_transform_matches_optax(jit):
     _, state = assert_matches_optax(
-        gdt.chain(gdt.conditionally_transform(gdt.scale_by_adam(), every_third_skipped),
+        gdt.chain(gdt.conditionally_transform(gdt.trace(0.9), every_third_skipped),
                   gdt.scale(-1e-2)),
-        optax.chain(optax.conditionally_transform(optax.scale_by_adam(), every_third_skipped),
+        optax.chain(optax.conditionally_transform(optax.trace(0.9), every_third_skipped),
                     optax.scale(-1e-2)),
         make_grads(),
         jit=jit,

@@ -65,7 +65,8 @@ def test_give_up_resets_the_streak_optax_1746():
     applied, streaks, ref_streaks = [], [], []
     for _ in range(5):
         updates, state = tx.update(nan, state)
-        _, ref_state = ref.update(nan, ref_state)
+        with jax.disable_jit():  # optax's lax.cond would compile at every eager call
+            _, ref_state = ref.update(nan, ref_state)
         applied.append(bool(np.isnan(np.asarray(updates)).any()))
         streaks.append(int(state.notfinite_count))
         ref_streaks.append(int(ref_state.notfinite_count))
@@ -112,8 +113,8 @@ def test_apply_if_finite_forwards_extra_args_and_keeps_dtypes():
 def test_zero_nans_matches_optax(jit):
     grads = make_grads(nan_steps=NAN_STEPS, inf_steps=INF_STEPS)
     _, state = assert_matches_optax(
-        gdt.chain(gdt.zero_nans(), gdt.adam(1e-2)),
-        optax.chain(optax.zero_nans(), optax.adam(1e-2)),
+        gdt.chain(gdt.zero_nans(), gdt.sgd(0.1, momentum=0.9)),
+        optax.chain(optax.zero_nans(), optax.sgd(0.1, momentum=0.9)),
         grads[:20] + [grads[3]],
         jit=jit,
     )

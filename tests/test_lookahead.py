@@ -14,9 +14,11 @@ def _synced(container=gdt.LookaheadParams):
     return container.init_synced(make_params())
 
 
-@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
-@pytest.mark.parametrize("reset_state", [False, True], ids=["keep", "reset"])
-def test_lookahead_matches_optax(jit, reset_state):
+@pytest.mark.parametrize(
+    "reset_state, jit", [(False, False), (False, True), (True, True)],
+    ids=["keep-eager", "keep-jit", "reset-jit"],
+)
+def test_lookahead_matches_optax(reset_state, jit):
     # The gradients are taken as given (the loop does not differentiate), so
     # both runs see the same ones.
     grads = make_grads()
