@@ -59,9 +59,16 @@ def _callable_hint(mask: Any) -> str:
 
 
 def check_mask(
-    mask: Any, mask_values: Any, tree: Any, *, tree_name: str, where: str, what: str = "mask"
+    mask: Any,
+    mask_values: Any,
+    tree: Any,
+    *,
+    tree_name: str,
+    where: str,
+    what: str = "mask",
+    bool_leaves: bool = True,
 ) -> None:
-    """Raises unless ``mask_values`` is a tree prefix of ``tree`` with bool leaves.
+    """Raises unless ``mask_values`` is a tree prefix of ``tree`` (with bool leaves).
 
     Raises:
       ValueError: naming the first path where the trees differ.
@@ -71,19 +78,19 @@ def check_mask(
         mask_values, tree, prefix_name=what, tree_name=tree_name, where=where,
         hint=_callable_hint(mask),
     )
-    if what != "mask":
+    if not bool_leaves:
         return
     for path, leaf in jax.tree_util.tree_flatten_with_path(mask_values)[0]:
         if isinstance(leaf, jax.core.Tracer):
             raise TypeError(
-                f"{where}: mask leaf at {_checks.path_str(path)} is traced; a mask "
+                f"{where}: {what} leaf at {_checks.path_str(path)} is traced; a mask "
                 "must be static (Python bools), it decides which state exists"
             )
         if not (isinstance(leaf, (bool, np.bool_)) or (
             np.ndim(leaf) == 0 and np.asarray(leaf).dtype == np.bool_
         )):
             raise TypeError(
-                f"{where}: mask leaf at {_checks.path_str(path)} must be a bool, "
+                f"{where}: {what} leaf at {_checks.path_str(path)} must be a bool, "
                 f"got {type(leaf).__name__}: {leaf!r}"
             )
 
@@ -132,11 +139,18 @@ def masked(
       >>> updates["w"], updates["b"]
       (Array([-1., -1.], dtype=float32), Array([1.], dtype=float32))
     """
+    return masked_named(inner, mask, mask_compatible_extra_args, where="masked")
+
+
+def masked_named(
+    inner: Any, mask: MaskOrFn, mask_compatible_extra_args: bool = False, *, where: str
+) -> GradientTransformation:
+    """:func:`masked` whose errors name ``where`` (``freeze``, say)."""
     inner = with_extra_args_support(inner)
 
     def resolved(tree: Any, tree_name: str) -> Any:
         mask_values = resolve_mask(mask, tree)
-        check_mask(mask, mask_values, tree, tree_name=tree_name, where="masked")
+        check_mask(mask, mask_values, tree, tree_name=tree_name, where=where)
         return mask_values
 
     def mask_extra_args(extra_args: dict[str, Any], updates: Any, mask_values: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import jax
 
 from gdtransforms import _checks
 from gdtransforms._base import GradientTransformation, PyTree, set_to_zero
-from gdtransforms._masking import check_mask, masked, resolve_mask
+from gdtransforms._masking import check_mask, masked, masked_named, resolve_mask
 from gdtransforms._tree_api import is_params_placeholder
 
 __all__ = [
@@ -94,7 +94,7 @@ def partition(
         labels = resolve_mask(param_labels, tree)
         check_mask(
             param_labels, labels, tree, tree_name=tree_name, where="partition",
-            what="label tree",
+            what="label tree", bool_leaves=False,
         )
         _check_labels(labels, transforms)
         return labels
@@ -155,7 +155,7 @@ def freeze(mask: bool | PyTree) -> GradientTransformation:
       >>> updates["w"], updates["b"]
       (Array([0., 0.], dtype=float32), Array([1.], dtype=float32))
     """
-    return masked(set_to_zero(), mask)
+    return masked_named(set_to_zero(), mask, where="freeze")
 
 
 def selective_transform(
@@ -176,7 +176,8 @@ def selective_transform(
     """
 
     def labels(params: Any) -> Any:
-        del params
+        check_mask(freeze_mask, freeze_mask, params, tree_name="params",
+                   where="selective_transform", what="freeze_mask")
         return jax.tree.map(lambda frozen: "freeze" if frozen else "train", freeze_mask)
 
     return partition({"train": optimizer, "freeze": set_to_zero()}, labels)

@@ -83,6 +83,16 @@ def test_freeze_matches_optax(jit):
     assert state_leaf_count(state[1]) == 0  # freeze itself holds nothing
 
 
+def test_freeze_and_selective_mask_mismatch_name_the_path():
+    params = make_params()
+    with pytest.raises(ValueError, match=r"freeze: mask does not match params: \['blocks'\]\[1\]"):
+        gdt.freeze({"dense": True, "blocks": [True]}).init(params)
+    with pytest.raises(ValueError, match=r"selective_transform: freeze_mask does not match params"):
+        gdt.selective_transform(gdt.sgd(1.0), freeze_mask={"dense": True}).init(params)
+    with pytest.raises(TypeError, match=r"freeze_mask leaf at \['dense'\] must be a bool"):
+        gdt.selective_transform(gdt.sgd(1.0), freeze_mask={"dense": 1, "blocks": False}).init(params)
+
+
 def test_freeze_whole_tree_with_one_bool():
     params = make_params()
     tx = gdt.freeze(True)
