@@ -104,3 +104,19 @@ def test_tree_map_params_through_wrappers():
     assert isinstance(mu["dense"]["b"], gdt.MaskedNode)
     trace = gdt.tree_get(mapped, "trace")
     assert trace["blocks"][0][1] == jnp.bfloat16
+
+
+def test_tree_map_params_through_multisteps_lookahead_and_monitor():
+    params = make_params()
+    opt = gdt.chain(
+        gdt.monitor({"norm": gdt.global_norm}),
+        gdt.MultiSteps(gdt.lookahead(gdt.adam(1.0), 2, 0.5), 2).gradient_transformation(),
+        gdt.ema_params(0.9),
+    )
+    state = opt.init(params)
+    mapped = gdt.tree_map_params(opt, lambda x: x.shape, state,
+                                 transform_non_params=lambda x: "other")
+    assert mapped[1].acc_grads["dense"]["w"] == (3, 2)
+    assert gdt.tree_get(mapped, "mu")["blocks"][0][1] == (3,)
+    assert mapped[2].ema["dense"]["b"] == (2,)
+    assert mapped[1].mini_step == "other" and mapped[0].measurements["norm"] == "other"
