@@ -9,6 +9,7 @@ import jax.numpy as jnp
 
 from gdtransforms import _checks, _tree
 from gdtransforms._base import GradientTransformation, Updates
+from gdtransforms._moments import bias_correction_factor
 
 __all__ = [
     "ScaleByAdamState",
@@ -79,7 +80,8 @@ def scale_by_adam(
       mu_dtype: optional dtype of the first moment.
       nesterov: use Nesterov momentum (NAdam).
       nu_dtype: optional dtype of the second moment (optax has no such
-        option): float32 here keeps :math:`g^2` from underflowing in bfloat16.
+        option): float32 keeps :math:`g^2` from underflowing in float16, and
+        keeps its precision in bfloat16.
 
     Returns:
       A :class:`GradientTransformation` whose state is :class:`ScaleByAdamState`.
@@ -100,12 +102,17 @@ def scale_by_adam(
         del params, extra_args
         _checks.check_updates(updates, state.mu, "scale_by_adam")
         count = _tree.safe_increment(state.count)
-        correction1, correction2 = 1 - b1**count, 1 - b2**count
-        correction1_next = 1 - b1 ** _tree.safe_increment(count) if nesterov else None
+        correction1, correction2 = bias_correction_factor(b1, count), bias_correction_factor(b2, count)
+        correction1_next = (
+            bias_correction_factor(b1, _tree.safe_increment(count)) if nesterov else None
+        )
 
         def leaf(g, mu, nu):
             new_mu = (1 - b1) * g + b1 * mu
-            new_nu = (1 - b2) * _tree.abs_sq(g) + b2 * nu
+            # Square in the wider of the two dtypes, so a float32 nu_dtype keeps
+            # bfloat16 gradients' squares from underflowing.
+            g_wide = g.astype(jnp.promote_types(g.dtype, nu.dtype))
+            new_nu = (1 - b2) * _tree.abs_sq(g_wide) + b2 * nu
             if nesterov:
                 mu_hat = b1 * (new_mu / correction1_next.astype(new_mu.dtype)) + (1 - b1) * (
                     g / correction1.astype(g.dtype)
@@ -169,7 +176,7 @@ def scale_by_amsgrad(
         del params, extra_args
         _checks.check_updates(updates, state.mu, "scale_by_amsgrad")
         count = _tree.safe_increment(state.count)
-        correction1, correction2 = 1 - b1**count, 1 - b2**count
+        correction1, correction2 = bias_correction_factor(b1, count), bias_correction_factor(b2, count)
 
         def leaf(g, mu, nu, nu_max):
             mu = (1 - b1) * g + b1 * mu
@@ -224,7 +231,7 @@ def scale_by_adamax(
         del params, extra_args
         _checks.check_updates(updates, state.mu, "scale_by_adamax")
         count = _tree.safe_increment(state.count)
-        correction1 = 1 - b1**count
+        correction1 = bias_correction_factor(b1, count)
 
         def leaf(g, mu, nu):
             mu = (1 - b1) * g + b1 * mu

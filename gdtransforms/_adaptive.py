@@ -9,6 +9,7 @@ import jax.numpy as jnp
 
 from gdtransforms import _checks, _tree
 from gdtransforms._base import GradientTransformation, Updates
+from gdtransforms._moments import bias_correction_factor
 
 __all__ = [
     "ScaleByRStdDevState",
@@ -59,11 +60,6 @@ class ScaleByRStdDevWithCountState(NamedTuple):
 def _inverse_root(x: jax.Array, eps: jax.typing.ArrayLike, eps_in_sqrt: bool) -> jax.Array:
     """``1 / sqrt(x + eps)`` or ``1 / (sqrt(x) + eps)``."""
     return jax.lax.rsqrt(x + eps) if eps_in_sqrt else 1 / (jnp.sqrt(x) + eps)
-
-
-def _correction(decay: jax.typing.ArrayLike, count: jax.Array) -> jax.Array:
-    """``1 - decay**count`` in float32 (SPEC.md section 2's bias correction)."""
-    return 1 - decay**count
 
 
 def scale_by_rss(
@@ -160,7 +156,7 @@ def scale_by_rms(
         del params, extra_args
         _checks.check_updates(updates, state.nu, "scale_by_rms")
         count = _tree.safe_increment(state.count) if bias_correction else None
-        correction = _correction(decay, count) if bias_correction else None
+        correction = bias_correction_factor(decay, count) if bias_correction else None
 
         def leaf(g, nu):
             nu = (1 - decay) * _tree.abs_sq(g) + decay * nu
@@ -191,7 +187,8 @@ def scale_by_stddev(
         u_t = \frac{g_t}{\sqrt{\hat S_t - \hat m_t^2 + \epsilon}}
 
     (or with :math:`\epsilon` outside the root), where the hats are the
-    bias-corrected averages when ``bias_correction`` is set.
+    bias-corrected averages when ``bias_correction`` is set. The variance is
+    clamped at 0, so rounding never makes the root NaN.
 
     Args:
       decay: :math:`\beta`, in [0, 1).
@@ -220,7 +217,7 @@ def scale_by_stddev(
         del params, extra_args
         _checks.check_updates(updates, state.nu, "scale_by_stddev")
         count = _tree.safe_increment(state.count) if bias_correction else None
-        correction = _correction(decay, count) if bias_correction else None
+        correction = bias_correction_factor(decay, count) if bias_correction else None
 
         def leaf(g, mu, nu):
             mu = (1 - decay) * g + decay * mu
@@ -228,7 +225,9 @@ def scale_by_stddev(
             mu_hat, nu_hat = mu, nu
             if bias_correction:
                 mu_hat, nu_hat = mu / correction.astype(mu.dtype), nu / correction.astype(nu.dtype)
-            variance = nu_hat - _tree.abs_sq(mu_hat)
+            # Clamped: rounding can make the difference slightly negative, and
+            # sqrt would then give NaN (optax lets it through).
+            variance = jnp.maximum(nu_hat - _tree.abs_sq(mu_hat), 0)
             u = _inverse_root(variance, eps, eps_in_sqrt) * g
             return u.astype(g.dtype), mu, nu
 
