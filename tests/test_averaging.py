@@ -9,7 +9,7 @@ import optax
 import pytest
 
 import gdtransforms as gdt
-from wrappers_common import assert_trees_close, make_grads, make_params, run
+from tests.wrappers_common import assert_trees_close, make_grads, make_params, run
 
 # SPEC.md section 2's London temperatures, as the successive params.
 TEMPS = [40.0, 49.0, 45.0, 47.0]

@@ -7,7 +7,7 @@ import optax
 import pytest
 
 import gdtransforms as gdt
-from wrappers_common import assert_matches_optax, make_grads
+from tests.wrappers_common import assert_matches_optax, make_grads
 
 
 def every_third_skipped(step):

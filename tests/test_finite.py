@@ -7,7 +7,7 @@ import optax
 import pytest
 
 import gdtransforms as gdt
-from wrappers_common import assert_matches_optax, make_grads, make_params, run
+from tests.wrappers_common import assert_matches_optax, make_grads, make_params, run
 
 # Streaks of at most 2 non-finite steps: below max_consecutive_errors=2, so
 # the wrapper never gives up and optax's counters are right too.

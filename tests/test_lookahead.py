@@ -7,7 +7,7 @@ import optax
 import pytest
 
 import gdtransforms as gdt
-from wrappers_common import assert_trees_close, make_grads, make_params, run
+from tests.wrappers_common import assert_trees_close, make_grads, make_params, run
 
 
 def _synced(container=gdt.LookaheadParams):

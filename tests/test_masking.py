@@ -8,7 +8,7 @@ import pytest
 
 import gdtransforms as gdt
 from gdtransforms._checks import check_tree_prefix
-from wrappers_common import assert_matches_optax, make_grads, make_params, state_leaf_count
+from tests.wrappers_common import assert_matches_optax, make_grads, make_params, state_leaf_count
 
 # A prefix of the params tree: one bool for the whole "dense" dict.
 MASK = {"dense": True, "blocks": [(False, True), {"scale": False}]}

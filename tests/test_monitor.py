@@ -7,7 +7,7 @@ import optax
 import pytest
 
 import gdtransforms as gdt
-from wrappers_common import assert_matches_optax, make_grads, make_params
+from tests.wrappers_common import assert_matches_optax, make_grads, make_params
 
 
 @pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])

@@ -9,7 +9,7 @@ import optax
 import pytest
 
 import gdtransforms as gdt
-from wrappers_common import (
+from tests.wrappers_common import (
     assert_matches_optax,
     make_grads,
     make_params,

@@ -7,7 +7,7 @@ import optax
 import pytest
 
 import gdtransforms as gdt
-from wrappers_common import assert_matches_optax, make_grads, make_params, state_leaf_count
+from tests.wrappers_common import assert_matches_optax, make_grads, make_params, state_leaf_count
 
 LABELS = {"dense": {"w": "adam", "b": "sgd"}, "blocks": ["adam", {"scale": "frozen"}]}
 

@@ -9,7 +9,7 @@ import optax
 import pytest
 
 import gdtransforms as gdt
-from wrappers_common import make_params
+from tests.wrappers_common import make_params
 
 
 def _optax_state():
