@@ -145,10 +145,11 @@ def ema_params(
         del extra_args
         new_params = apply_updates(require_params(params), updates)
         beta = beta_at(state.count)
-        ema = jax.tree.map(
-            lambda v, p: (beta.astype(v.dtype) * v + (1 - beta).astype(v.dtype) * p.astype(v.dtype)),
-            state.ema, new_params,
-        )
+        def average(v: jax.Array, p: jax.Array) -> jax.Array:
+            b = beta.astype(v.dtype)
+            return b * v + (1 - b) * p.astype(v.dtype)
+
+        ema = jax.tree.map(average, state.ema, new_params)
         weight = beta * state.weight + (1 - beta) if debias else state.weight
         return updates, EmaParamsState(
             count=_tree.safe_increment(state.count), ema=ema, weight=weight

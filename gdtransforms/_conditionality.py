@@ -9,7 +9,13 @@ import jax
 import jax.numpy as jnp
 
 from gdtransforms import _tree
-from gdtransforms._base import GradientTransformation, OptState, Params, Updates, with_extra_args_support
+from gdtransforms._base import (
+    GradientTransformation,
+    OptState,
+    Params,
+    Updates,
+    with_extra_args_support,
+)
 
 __all__ = [
     "ConditionFn",
@@ -73,7 +79,12 @@ def switch(index: Any, branches: Sequence[Callable[[Any], Any]], operand: Any = 
     return branches[int(index)](operand)
 
 
-def cond(pred: Any, true_fn: Callable[[Any], Any], false_fn: Callable[[Any], Any], operand: Any = None) -> Any:
+def cond(
+    pred: Any,
+    true_fn: Callable[[Any], Any],
+    false_fn: Callable[[Any], Any],
+    operand: Any = None,
+) -> Any:
     """``lax.cond`` that runs only the chosen branch when ``pred`` is concrete."""
     if isinstance(pred, jax.core.Tracer):
         return jax.lax.cond(pred, true_fn, false_fn, operand)

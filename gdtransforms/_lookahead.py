@@ -8,7 +8,13 @@ import jax
 import jax.numpy as jnp
 
 from gdtransforms import _checks
-from gdtransforms._base import GradientTransformation, OptState, Params, require_params, with_extra_args_support
+from gdtransforms._base import (
+    GradientTransformation,
+    OptState,
+    Params,
+    require_params,
+    with_extra_args_support,
+)
 
 __all__ = ["LookaheadParams", "LookaheadState", "lookahead"]
 

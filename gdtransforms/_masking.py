@@ -153,7 +153,9 @@ def masked_named(
         check_mask(mask, mask_values, tree, tree_name=tree_name, where=where)
         return mask_values
 
-    def mask_extra_args(extra_args: dict[str, Any], updates: Any, mask_values: Any) -> dict[str, Any]:
+    def mask_extra_args(
+        extra_args: dict[str, Any], updates: Any, mask_values: Any
+    ) -> dict[str, Any]:
         if not mask_compatible_extra_args:
             return extra_args
         structure = jax.tree.structure(updates)

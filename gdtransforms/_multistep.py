@@ -231,7 +231,9 @@ class MultiSteps:
                     _tree.safe_increment(state.gradient_step))
 
         branch = jnp.where(should_skip, 0, jnp.where(emit, 2, 1))
-        new_updates, inner_state, acc, mini_step, gradient_step = switch(branch, (skip, accumulate, apply))
+        new_updates, inner_state, acc, mini_step, gradient_step = switch(
+            branch, (skip, accumulate, apply)
+        )
         return new_updates, MultiStepsState(
             mini_step=mini_step,
             gradient_step=gradient_step,

@@ -105,7 +105,9 @@ def partition(
 
     def init_fn(params):
         if is_params_placeholder(params):  # tree_map_params is looking for params.
-            return PartitionState({k: masked(tx, True).init(params) for k, tx in transforms.items()})
+            return PartitionState(
+                {label: masked(tx, True).init(params) for label, tx in transforms.items()}
+            )
         labels = labels_for(params, "params")
         return PartitionState(
             {label: group(labels, label, tx).init(params) for label, tx in transforms.items()}

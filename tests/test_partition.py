@@ -90,7 +90,8 @@ def test_freeze_and_selective_mask_mismatch_name_the_path():
     with pytest.raises(ValueError, match=r"selective_transform: freeze_mask does not match params"):
         gdt.selective_transform(gdt.sgd(1.0), freeze_mask={"dense": True}).init(params)
     with pytest.raises(TypeError, match=r"freeze_mask leaf at \['dense'\] must be a bool"):
-        gdt.selective_transform(gdt.sgd(1.0), freeze_mask={"dense": 1, "blocks": False}).init(params)
+        bad = {"dense": 1, "blocks": False}
+        gdt.selective_transform(gdt.sgd(1.0), freeze_mask=bad).init(params)
 
 
 def test_freeze_whole_tree_with_one_bool():

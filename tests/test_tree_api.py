@@ -65,8 +65,8 @@ def test_set_whole_named_tuple_with_filtering_and_missing_keys():
     np.testing.assert_array_equal(gdt.tree_get(zero_mu, "mu")["w"], [3.0, 3.0])
     lr = jnp.asarray(0.1)
     new = gdt.tree_set(state, lambda path, value: isinstance(value, jax.Array), learning_rate=lr)
-    assert float(gdt.tree_get(new, "learning_rate",
-                              filtering=lambda p, v: isinstance(v, jax.Array))) == pytest.approx(0.1)
+    is_array = lambda path, value: isinstance(value, jax.Array)  # noqa: E731
+    assert float(gdt.tree_get(new, "learning_rate", filtering=is_array)) == pytest.approx(0.1)
     # named_chain's OrderedDict keeps its type.
     assert isinstance(new[1], collections.OrderedDict)
     with pytest.raises(KeyError, match="no value named 'nope'"):
