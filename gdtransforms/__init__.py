@@ -118,6 +118,51 @@ from gdtransforms._schedules_extra import (
 )
 
 # -- Wrappers -------------------------------------------------------------------
+from gdtransforms._averaging import (
+    EmaParamsState,
+    PolyakParamsState,
+    averaged_params,
+    ema_params,
+    polyak_params,
+)
+from gdtransforms._conditionality import (
+    ConditionFn,
+    ConditionallyMaskState,
+    ConditionallyTransformState,
+    conditionally_mask,
+    conditionally_transform,
+)
+from gdtransforms._finite import ApplyIfFiniteState, ZeroNansState, apply_if_finite, zero_nans
+from gdtransforms._lookahead import LookaheadParams, LookaheadState, lookahead
+from gdtransforms._monitor import (
+    MonitorState,
+    SnapshotState,
+    measure_with_ema,
+    monitor,
+    snapshot,
+)
+from gdtransforms._multistep import (
+    MultiSteps,
+    MultiStepsState,
+    ShouldSkipUpdateFunction,
+    skip_large_updates,
+    skip_not_finite,
+)
+from gdtransforms._partition import (
+    MultiTransformState,
+    PartitionState,
+    freeze,
+    multi_transform,
+    partition,
+    selective_transform,
+)
+from gdtransforms._tree_api import (
+    NamedTupleKey,
+    tree_get,
+    tree_get_all_with_path,
+    tree_map_params,
+    tree_set,
+)
 
 # -- Scale-out and persistence --------------------------------------------------
 
@@ -236,6 +281,44 @@ __all__ = [
     "warmup_exponential_decay_schedule",
 
     # -- Wrappers.
+    "ApplyIfFiniteState",
+    "ConditionFn",
+    "ConditionallyMaskState",
+    "ConditionallyTransformState",
+    "EmaParamsState",
+    "LookaheadParams",
+    "LookaheadState",
+    "MonitorState",
+    "MultiSteps",
+    "MultiStepsState",
+    "MultiTransformState",
+    "NamedTupleKey",
+    "PartitionState",
+    "PolyakParamsState",
+    "ShouldSkipUpdateFunction",
+    "SnapshotState",
+    "ZeroNansState",
+    "apply_if_finite",
+    "averaged_params",
+    "conditionally_mask",
+    "conditionally_transform",
+    "ema_params",
+    "freeze",
+    "lookahead",
+    "measure_with_ema",
+    "monitor",
+    "multi_transform",
+    "partition",
+    "polyak_params",
+    "selective_transform",
+    "skip_large_updates",
+    "skip_not_finite",
+    "snapshot",
+    "tree_get",
+    "tree_get_all_with_path",
+    "tree_map_params",
+    "tree_set",
+    "zero_nans",
 
     # -- Scale-out and persistence.
 
