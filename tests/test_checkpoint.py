@@ -24,13 +24,21 @@ NOT_MASK = jax.tree.map(lambda m: not m, MASK)
 
 def make_opt(lr=1e-2):
     """A state with every container kind: OrderedDict, NamedTuples, tuples,
-    dicts, lists, masked (MaskedNode) and empty states, int32 counts and
-    float32 moments of a bfloat16 leaf."""
-    return gdt.named_chain(
+    dicts, lists, empty states; wrapper states (MultiSteps, apply_if_finite
+    with its bool flag, masked with MaskedNode); injected (weakly typed)
+    hyperparameters; int32 counts; float32 moments of a bfloat16 leaf."""
+    adam = gdt.inject_hyperparams(gdt.adam, static_args="mu_dtype")(learning_rate=lr, mu_dtype=jnp.float32)
+    chain = gdt.named_chain(
         ("clip", gdt.clip_by_global_norm(1.0)),
-        ("adam", gdt.masked(gdt.adam(lr, mu_dtype=jnp.float32), MASK)),
+        ("adam", gdt.masked(adam, MASK)),
         ("momentum", gdt.masked(gdt.sgd(lr, momentum=0.9), NOT_MASK)),
     )
+    return gdt.MultiSteps(gdt.apply_if_finite(chain, max_consecutive_errors=3), every_k_schedule=2).gradient_transformation()
+
+
+def chain_state(state):
+    """The named_chain's OrderedDict inside the wrappers."""
+    return state.inner_opt_state.inner_state
 
 
 def loss(params, t):
@@ -64,11 +72,14 @@ def assert_bit_equal(a, b):
 
 @pytest.fixture(scope="module")
 def trained():
-    """10 steps, then 20 more, in one uninterrupted run."""
+    """10 steps, a manual learning-rate decay, then 20 more steps, in one
+    uninterrupted run."""
     opt = make_opt()
     step = make_step(opt)
     params = make_params()
     p10, s10 = run(step, params, opt.init(params), 0, 10)
+    hyperparams = chain_state(s10)["adam"].inner_state.hyperparams
+    hyperparams["learning_rate"] = hyperparams["learning_rate"] * 0.5
     p30, s30 = run(step, p10, s10, 10, 20)
     return opt, step, (p10, s10), (p30, s30)
 
@@ -79,13 +90,20 @@ def test_round_trip_is_bit_exact_with_dtypes(trained, tmp_path):
     gdt.save_state(path, state)
     restored = gdt.restore_state(path, opt.init(make_params()))
     assert_bit_equal(restored, state)
-    adam_state = restored["adam"].inner_state[0]
-    assert adam_state.count.dtype == jnp.int32 and int(adam_state.count) == 10
+    assert int(restored.gradient_step) == 5 and restored.gradient_step.dtype == jnp.int32
+    assert restored.inner_opt_state.last_finite.dtype == jnp.bool_
+    assert restored.acc_grads["layers"][1][0].dtype == jnp.float32
+    chain = chain_state(restored)
+    injected = chain["adam"].inner_state
+    assert injected.hyperparams["learning_rate"].weak_type
+    np.testing.assert_allclose(injected.hyperparams["learning_rate"], 5e-3, rtol=1e-6)
+    adam_state = injected.inner_state[0]
+    assert adam_state.count.dtype == jnp.int32 and int(adam_state.count) == 5
     assert adam_state.mu["dense"]["w"].dtype == jnp.float32
     assert isinstance(adam_state.mu["layers"][1][0], gdt.MaskedNode)
-    trace = restored["momentum"].inner_state[0].trace
+    trace = chain["momentum"].inner_state[0].trace
     assert trace["layers"][1][0].dtype == jnp.bfloat16
-    assert list(restored) == ["clip", "adam", "momentum"]
+    assert list(chain) == ["clip", "adam", "momentum"]
 
 
 def test_resume_mid_run_then_20_steps_is_bit_identical(trained, tmp_path):
@@ -108,15 +126,17 @@ def test_file_is_plain_numpy_keyed_by_tree_paths(trained, tmp_path):
     gdt.save_state(tmp_path / "s.npz", state)
     with np.load(tmp_path / "s.npz") as npz:
         files = set(npz.files)
-        assert "['adam'].inner_state[0].count" in files
-        np.testing.assert_array_equal(npz["['adam'].inner_state[0].count"], 10)
+        chain = ".inner_opt_state.inner_state"
+        np.testing.assert_array_equal(npz[f"{chain}['adam'].inner_state.inner_state[0].count"], 5)
+        np.testing.assert_allclose(npz[f"{chain}['adam'].inner_state.hyperparams['learning_rate']"], 5e-3, rtol=1e-6)
         # bfloat16 is stored as its raw bits (numpy has no such dtype).
-        bits = npz["['momentum'].inner_state[0].trace['layers'][1][0]"]
+        bits = npz[f"{chain}['momentum'].inner_state[0].trace['layers'][1][0]"]
         assert bits.dtype == np.uint16
-        expected = np.asarray(state["momentum"].inner_state[0].trace["layers"][1][0]).view(np.uint16)
+        expected = np.asarray(chain_state(state)["momentum"].inner_state[0].trace["layers"][1][0]).view(np.uint16)
         np.testing.assert_array_equal(bits, expected)
+        assert npz[".inner_opt_state.last_finite"].dtype == np.bool_
     # Masked-out leaves hold nothing.
-    assert "['adam'].inner_state[0].mu['layers'][1][0]" not in files
+    assert f"{chain}['adam'].inner_state.inner_state[0].mu['layers'][1][0]" not in files
 
 
 class _OtherState(NamedTuple):

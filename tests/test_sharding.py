@@ -29,12 +29,17 @@ def params():
 def test_state_leaves_follow_their_params():
     opt = gdt.chain(
         gdt.clip_by_global_norm(1.0),
-        gdt.masked(gdt.adam(0.1), {"w": True, "inner": {"w": True}, "frozen": False}),
+        gdt.masked(
+            gdt.inject_hyperparams(gdt.adam)(learning_rate=0.1),
+            {"w": True, "inner": {"w": True}, "frozen": False},
+        ),
         gdt.sgd(0.1, momentum=0.9),
     )
     p = params()
     shardings = gdt.state_shardings(jax.eval_shape(opt.init, p), p)
-    adam = shardings[1].inner_state[0]
+    injected = shardings[1].inner_state
+    assert injected.hyperparams["learning_rate"] == REPLICATED and injected.count == REPLICATED
+    adam = injected.inner_state[0]
     # ['inner']['w'] ends with ['w'] too: the longest matching path wins.
     assert adam.mu["w"] == SPLIT and adam.mu["inner"]["w"] == REPLICATED
     assert adam.nu["w"] == SPLIT and adam.count == REPLICATED
@@ -42,7 +47,7 @@ def test_state_leaves_follow_their_params():
     assert shardings[2][0].trace["frozen"] == SPLIT
     # The shardings place a state directly.
     state = jax.jit(opt.init, out_shardings=shardings)(p)
-    assert state[1].inner_state[0].mu["w"].sharding == SPLIT
+    assert state[1].inner_state.inner_state[0].mu["w"].sharding == SPLIT
 
 
 def test_a_leaf_with_a_param_path_but_another_shape_is_not_a_mirror():
@@ -90,19 +95,24 @@ def test_jitted_step_makes_no_transfer_and_eager_update_no_device_to_host_sync()
     transfer_guard("disallow"), and eager updates never pull values to the host
     (eager jax itself still sends Python scalar constants to the device)."""
     opt = gdt.chain(gdt.clip_by_global_norm(1.0), gdt.adam(lambda n: 0.1 / (1.0 + n)))
+    injected = gdt.inject_hyperparams(gdt.adam)(learning_rate=gdt.cosine_decay_schedule(0.1, 100), b1=0.9)
     p = {"w": jnp.array([1.0, -2.0, 3.0]), "b": jnp.array([0.5, 0.25], jnp.bfloat16)}
     grads = jax.tree.map(lambda x: x * 2, p)
 
     @jax.jit
-    def step(p, state, grads):
-        updates, state = opt.update(grads, state, p)
-        return gdt.apply_updates(p, updates), state
+    def step(p, states, grads):
+        out = []
+        for tx, state in zip((opt, injected), states):
+            updates, state = tx.update(grads, state, p)
+            out.append((gdt.apply_updates(p, updates), state))
+        return out
 
-    state = opt.init(p)
+    states = (opt.init(p), injected.init(p))
     with jax.transfer_guard("disallow"):
         for _ in range(2):
-            p, state = step(p, state, grads)
-    assert int(state[1][0].count) == 2
+            (_, s1), (_, s2) = step(p, states, grads)
+            states = (s1, s2)
+    assert int(states[0][1][0].count) == 2 and int(states[1].count) == 2
     with jax.transfer_guard_device_to_host("disallow"):
         opt.update(grads, opt.init(p), p)
 
