@@ -90,10 +90,11 @@ def test_zero_state_shardings_specs_and_errors():
         gdt.zero_state_shardings(state, "x", "x")
 
 
-def test_jitted_step_makes_no_transfer_and_eager_update_no_device_to_host_sync():
-    """No silent host transfer: a jitted step with device inputs runs under
-    transfer_guard("disallow"), and eager updates never pull values to the host
-    (eager jax itself still sends Python scalar constants to the device)."""
+def test_jitted_step_makes_no_host_transfer():
+    """No silent host transfer: jitted steps with device inputs (schedules and
+    injected hyperparameters included) run under transfer_guard("disallow").
+    (Eager updates send Python scalar constants to the device, as all eager
+    jax code does; on CPU the device-to-host guard cannot fire.)"""
     opt = gdt.chain(gdt.clip_by_global_norm(1.0), gdt.adam(lambda n: 0.1 / (1.0 + n)))
     injected = gdt.inject_hyperparams(gdt.adam)(learning_rate=gdt.cosine_decay_schedule(0.1, 100), b1=0.9)
     p = {"w": jnp.array([1.0, -2.0, 3.0]), "b": jnp.array([0.5, 0.25], jnp.bfloat16)}
@@ -113,8 +114,6 @@ def test_jitted_step_makes_no_transfer_and_eager_update_no_device_to_host_sync()
             (_, s1), (_, s2) = step(p, states, grads)
             states = (s1, s2)
     assert int(states[0][1][0].count) == 2 and int(states[1].count) == 2
-    with jax.transfer_guard_device_to_host("disallow"):
-        opt.update(grads, opt.init(p), p)
 
 
 def test_update_with_a_mismatched_tree_names_the_path():
