@@ -32,6 +32,11 @@ OPTIMIZERS = {
     "lion": lambda: gdt.lion(0.01),
     "lamb": lambda: gdt.lamb(0.1),
     "clip_adam_schedule": lambda: gdt.chain(gdt.clip_by_global_norm(1.0), gdt.adam(lambda n: 0.1 / (1.0 + n))),
+    "inject_adam": lambda: gdt.inject_hyperparams(gdt.adam)(learning_rate=0.1, b1=0.9),
+    # accumulator_dtype=None: accumulate in the params' dtype (the float32
+    # default would drop the imaginary part of complex gradients).
+    "multisteps_adam": lambda: gdt.MultiSteps(gdt.adam(0.1), 2, accumulator_dtype=None).gradient_transformation(),
+    "apply_if_finite_sgd": lambda: gdt.apply_if_finite(gdt.sgd(0.1, momentum=0.9), max_consecutive_errors=2),
 }
 
 

@@ -65,6 +65,7 @@ def test_vmapped_update_equals_each_model_alone(name):
     params = batched_params()
     batched = run_batched(params)
     counts = [leaf for leaf in jax.tree.leaves(batched[1]) if leaf.dtype == jnp.int32]
+    assert counts or name == "sgd_momentum"
     assert all(c.shape == (MODELS,) and (np.asarray(c) == STEPS).all() for c in counts)
     for i in range(MODELS):
         alone = run_alone(model(params, i))
