@@ -66,20 +66,17 @@ from gdtransforms._regularize import WeightDecaySchedule, add_decayed_weights, a
 from gdtransforms._sign import ScaleByLionState, scale_by_lion, scale_by_trust_ratio
 
 # -- Aliases (core) ------------------------------------------------------------
-from gdtransforms._alias import (
-    adagrad,
+from gdtransforms._alias import adagrad, ema_momentum, rmsprop, sgd
+from gdtransforms._alias_adam import (
     adam,
     adamax,
     adamaxw,
     adamw,
     amsgrad,
-    ema_momentum,
     lamb,
     lion,
     nadam,
     nadamw,
-    rmsprop,
-    sgd,
 )
 
 # -- Schedules and live hyperparameters ----------------------------------------
