@@ -43,8 +43,44 @@ from gdtransforms._tree import global_norm, safe_increment
 from gdtransforms._update import apply_updates, incremental_update, periodic_update
 
 # -- Primitives (core) ---------------------------------------------------------
+from gdtransforms._accumulation import EmaState, TraceState, ema, trace
+from gdtransforms._adam import (
+    ScaleByAdamState,
+    ScaleByAmsgradState,
+    scale_by_adam,
+    scale_by_adamax,
+    scale_by_amsgrad,
+)
+from gdtransforms._adaptive import (
+    ScaleByRmsState,
+    ScaleByRmsWithCountState,
+    ScaleByRssState,
+    ScaleByRStdDevState,
+    ScaleByRStdDevWithCountState,
+    scale_by_rms,
+    scale_by_rss,
+    scale_by_stddev,
+)
+from gdtransforms._clip import clip, clip_by_global_norm
+from gdtransforms._regularize import WeightDecaySchedule, add_decayed_weights, add_l1_penalty
+from gdtransforms._sign import ScaleByLionState, scale_by_lion, scale_by_trust_ratio
 
 # -- Aliases (core) ------------------------------------------------------------
+from gdtransforms._alias import (
+    adagrad,
+    adam,
+    adamax,
+    adamaxw,
+    adamw,
+    amsgrad,
+    ema_momentum,
+    lamb,
+    lion,
+    nadam,
+    nadamw,
+    rmsprop,
+    sgd,
+)
 
 # -- Schedules and live hyperparameters ----------------------------------------
 
@@ -97,8 +133,46 @@ __all__ = [
     "update_moment_per_elem_norm",
     "with_extra_args_support",
     # -- Primitives (core).
+    "EmaState",
+    "ScaleByAdamState",
+    "ScaleByAmsgradState",
+    "ScaleByLionState",
+    "ScaleByRStdDevState",
+    "ScaleByRStdDevWithCountState",
+    "ScaleByRmsState",
+    "ScaleByRmsWithCountState",
+    "ScaleByRssState",
+    "TraceState",
+    "WeightDecaySchedule",
+    "add_decayed_weights",
+    "add_l1_penalty",
+    "clip",
+    "clip_by_global_norm",
+    "ema",
+    "scale_by_adam",
+    "scale_by_adamax",
+    "scale_by_amsgrad",
+    "scale_by_lion",
+    "scale_by_rms",
+    "scale_by_rss",
+    "scale_by_stddev",
+    "scale_by_trust_ratio",
+    "trace",
 
     # -- Aliases (core).
+    "adagrad",
+    "adam",
+    "adamax",
+    "adamaxw",
+    "adamw",
+    "amsgrad",
+    "ema_momentum",
+    "lamb",
+    "lion",
+    "nadam",
+    "nadamw",
+    "rmsprop",
+    "sgd",
 
     # -- Schedules and live hyperparameters.
 

@@ -15,13 +15,16 @@ import numpy as np
 
 __all__ = [
     "check_decay",
+    "check_eps_pair",
     "check_float_dtype",
     "check_float_leaves",
     "check_in_range",
     "check_non_negative",
+    "check_params",
     "check_positive",
     "check_rate",
     "check_trees_match",
+    "check_updates",
     "path_str",
 ]
 
@@ -193,3 +196,31 @@ def _first_structure_difference(reference: Any, tree: Any) -> str:
         f"same leaf paths but different containers: expected "
         f"{jax.tree.structure(reference)}, got {jax.tree.structure(tree)}"
     )
+
+
+def check_params(params: Any, where: str) -> None:
+    """``init``'s check: every params leaf is floating point."""
+    check_float_leaves(params, what="params", where=f"{where}.init")
+
+
+def check_updates(updates: Any, reference: Any, where: str) -> None:
+    """``update``'s check: updates mirror a state tree built from params."""
+    check_trees_match(
+        reference,
+        updates,
+        reference_name="the params the state was built from",
+        tree_name="updates",
+        where=f"{where}.update",
+    )
+
+
+def check_eps_pair(eps: Any, eps_root: Any) -> None:
+    """``eps`` and ``eps_root`` are >= 0 and not both 0 (that divides by 0)."""
+    check_non_negative("eps", eps)
+    check_non_negative("eps_root", eps_root)
+    eps_arr, root_arr = _concrete("eps", eps), _concrete("eps_root", eps_root)
+    if eps_arr is not None and root_arr is not None and not ((eps_arr > 0) | (root_arr > 0)).all():
+        raise ValueError(
+            f"`eps` must be > 0 (or `eps_root` > 0) to keep the denominator "
+            f"away from zero, got eps={eps!r}, eps_root={eps_root!r}"
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -9,6 +10,7 @@ import jax.numpy as jnp
 
 __all__ = [
     "bias_correction",
+    "bias_correction_factor",
     "update_infinity_moment",
     "update_moment",
     "update_moment_per_elem_norm",
@@ -79,6 +81,17 @@ def update_infinity_moment(updates: Any, moments: Any, decay: Any, eps: Any) -> 
     )
 
 
+@functools.partial(jax.jit, inline=True)
+def bias_correction_factor(decay: Any, count: jax.typing.ArrayLike) -> jax.Array:
+    r"""The bias-correction denominator :math:`1 - \beta^t`.
+
+    Computed under an inlined ``jit`` so :math:`\beta` is an operand, not a
+    literal: XLA then evaluates the power the same way eagerly and jitted, and
+    the same way as optax (bit for bit).
+    """
+    return 1 - decay**count
+
+
 def bias_correction(moment: Any, decay: Any, count: jax.typing.ArrayLike) -> Any:
     r"""Removes the zero-initialisation bias of an EMA.
 
@@ -100,9 +113,9 @@ def bias_correction(moment: Any, decay: Any, count: jax.typing.ArrayLike) -> Any
 
       >>> import jax.numpy as jnp
       >>> import gdtransforms as gdt
-      >>> v2 = jnp.array(0.0196 * 40.0 + 0.02 * 49.0)
-      >>> print(f"{float(gdt.bias_correction(v2, 0.98, 2)):.3f}")
-      44.545
+      >>> v2 = jnp.array(0.0196 * 40.0 + 0.02 * 49.0)  # theta_1 = 40, theta_2 = 49
+      >>> print(f"{float(gdt.bias_correction(v2, 0.98, 2)):.2f}")  # v2 / 0.0396
+      44.55
     """
-    correction = 1 - decay ** jnp.asarray(count)
+    correction = bias_correction_factor(decay, count)
     return jax.tree.map(lambda t: t / correction.astype(t.dtype), moment)

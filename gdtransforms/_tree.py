@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 
 __all__ = [
+    "abs_sq",
     "cast",
     "cast_like",
     "full_like",
@@ -74,9 +75,7 @@ def global_norm(updates: Any) -> jax.Array:
     Returns:
       A scalar array.
     """
-    squares = jax.tree.map(
-        lambda x: jnp.sum(jnp.square(x.real) + jnp.square(x.imag)), updates
-    )
+    squares = jax.tree.map(lambda x: jnp.sum(abs_sq(x)), updates)
     return jnp.sqrt(jax.tree.reduce(operator.add, squares, initializer=0))
 
 
@@ -93,3 +92,10 @@ def map_unzip(
     outputs = [fn(*args) for args in zip(leaves, *rest_leaves)]
     columns = list(zip(*outputs)) if outputs else [()] * num_outputs
     return tuple(treedef.unflatten(list(column)) for column in columns)
+
+
+def abs_sq(x: jax.Array) -> jax.Array:
+    """``|x|^2`` elementwise, real for complex ``x``."""
+    if jnp.iscomplexobj(x):
+        return jnp.square(x.real) + jnp.square(x.imag)
+    return jnp.square(x)
