@@ -91,6 +91,17 @@ from gdtransforms._alias import (
 # -- Flat fused path ------------------------------------------------------------
 
 # -- Training toolkit -----------------------------------------------------------
+from gdtransforms._data import (
+    BatchSizeAdvice,
+    EpochIndices,
+    batch_size_advice,
+    epoch_indices,
+    gather_batches,
+    minibatches,
+    num_examples,
+    scan_epoch,
+)
+from gdtransforms._doctor import READINGS, Diagnosis, Finding, diagnose, smooth_curve
 
 __version__ = "0.1.0"
 
@@ -183,5 +194,18 @@ __all__ = [
     # -- Flat fused path.
 
     # -- Training toolkit.
+    "READINGS",
+    "BatchSizeAdvice",
+    "Diagnosis",
+    "EpochIndices",
+    "Finding",
+    "batch_size_advice",
+    "diagnose",
+    "epoch_indices",
+    "gather_batches",
+    "minibatches",
+    "num_examples",
+    "scan_epoch",
+    "smooth_curve",
 
 ]

@@ -54,7 +54,7 @@ _BIG_DROP = 0.25  # a slow start ends in a drop of >= 25% of the initial loss
 _OVERFIT_TRAIN = 0.25  # training loss fell below 25% of its start
 _OVERFIT_GAP = 0.25  # gap of >= 25% of the initial loss between val and train
 _BUMP_SHARE = 0.30  # the epoch pattern explains >= 30% of the wiggle
-_NOISY_VAL = 0.03  # median jump between neighbouring evaluations >= 3% of the level
+_NOISY_VAL = 0.04  # evaluations sit >= 4% off the line through their neighbours
 _DISAGREE = 0.25  # final losses spread over >= 25% of the improvement
 
 
@@ -270,7 +270,12 @@ def _loss_rising(sh: _Shape) -> Finding | None:
             start=sh.start, end=sh.end,
         )
     drop = sh.start - sh.low
-    if drop > _FLAT_REL * abs(sh.start) and sh.end - sh.low > max(0.5 * drop, margin):
+    tail = max(1, sh.n // 10)
+    if (
+        drop > _FLAT_REL * abs(sh.start)
+        and sh.low_step < sh.n - tail  # the low is behind us, not in the last stretch
+        and sh.end - sh.low > max(0.5 * drop, margin)
+    ):
         return _finding(
             "loss_rising", (sh.low_step, sh.n - 1),
             f"the loss fell from {_fmt(sh.start)} to {_fmt(sh.low)} at step {sh.low_step}, then "
@@ -317,20 +322,26 @@ def _slow_start(sh: _Shape) -> Finding | None:
         return None
     s = sh.smooth
     t10 = _first_below(s, sh.start - 0.1 * drop)
-    t90 = _first_below(s, sh.start - 0.9 * drop)
-    if t10 < _PLATEAU_FRAC * sh.n or t90 >= sh.n:
+    if t10 < _PLATEAU_FRAC * sh.n or t10 >= sh.n:
         return None
-    # The drop after the plateau is at least three times as fast as during it.
-    if (t90 - t10) > (0.8 / 0.1 / 3) * t10:
+    t90 = _first_below(s, sh.start - 0.9 * drop)
+    done = t90 if t90 < sh.n else sh.low_step  # the drop may still be under way
+    if done <= t10:
+        return None
+    # Then a drop: at least three times as fast as the plateau.
+    plateau_pace = (sh.start - s[t10]) / t10
+    drop_pace = (s[t10] - s[done]) / (done - t10)
+    if drop_pace < 3 * plateau_pace:
         return None
     return _finding(
         "slow_start", (0, t10),
         f"the loss stayed near {_fmt(sh.start)} for the first {t10} steps "
-        f"({100 * t10 / sh.n:.0f}% of the run), then fell to {_fmt(sh.low)} by step {t90}",
+        f"({100 * t10 / sh.n:.0f}% of the run), then fell to {_fmt(float(s[done]))} by step {done}"
+        + ("" if t90 < sh.n else " and is still falling"),
         "the initialization is probably too small (or wrong): use Xavier (std 1/sqrt(fan_in)) "
         "or He (std sqrt(2/fan_in) for ReLU); waiting also works; momentum or Adam cross "
         "such plateaus faster",
-        plateau_steps=t10, drop_done_step=t90, start=sh.start, low=sh.low,
+        plateau_steps=t10, drop_done_step=done, start=sh.start, low=sh.low,
     )
 
 
@@ -351,16 +362,19 @@ def _lr_too_low(sh: _Shape, val: np.ndarray | None) -> Finding | None:
     t_all = np.arange(n)
     slope_all = float(np.polyfit(t_all, curve, 1)[0])
     slope_last = float(np.polyfit(np.arange(len(quarter)), quarter, 1)[0])
-    if t50 < _STEADY_T50 * n or slope_last > 0.4 * slope_all:
+    # Steady: the last quarter falls at 40%-250% of the average pace (a curve
+    # that speeds up is a slow start, one that levels off has converged).
+    pace = slope_last / slope_all
+    if t50 < _STEADY_T50 * n or not 0.4 <= pace <= 2.5:
         return None
     return _finding(
         "lr_too_low", (0, sh.n - 1),
         f"the loss falls slowly and steadily, {_fmt(start)} -> {_fmt(end)} "
         f"({100 * drop / abs(start):.1f}%); half of that drop took {100 * t50 / n:.0f}% of the "
-        f"{unit} and the last quarter still falls at {slope_last / slope_all:.0%} of the "
+        f"{unit} and the last quarter still falls at {pace:.0%} of the "
         "average pace",
         "raise the learning rate (try 3-10x, or a short grid/random search), or train longer",
-        start=start, end=end, t50_fraction=t50 / n, late_pace=slope_last / slope_all,
+        start=start, end=end, t50_fraction=t50 / n, late_pace=pace,
     )
 
 
@@ -447,20 +461,22 @@ def _overfitting(sh: _Shape, val: np.ndarray | None, val_every: int) -> Finding 
 def _noisy_validation(val: np.ndarray | None, val_every: int) -> Finding | None:
     if val is None or len(val) < 8:
         return None
-    mid = val[1:-1]
-    jump = np.abs(mid - 0.5 * (val[:-2] + val[2:])) / np.maximum(np.abs(mid), 1e-12)
-    noise = float(np.median(jump))
+    # How far each evaluation sits off the line through its two neighbours, in
+    # log scale (relative to the loss) so that it holds at any loss level.
+    y = np.log(val) if np.all(val > 0) else val / max(float(np.mean(np.abs(val))), 1e-30)
+    jump = np.abs(y[1:-1] - 0.5 * (y[:-2] + y[2:]))
+    noise = float(np.mean(jump))
     if noise < _NOISY_VAL:
         return None
     worst = int(np.argmax(jump)) + 1
     return _finding(
         "noisy_validation", (val_every - 1, len(val) * val_every - 1),
-        f"the validation loss jumps by {noise:.1%} of its value between neighbouring "
-        f"evaluations (median over {len(val)}; the largest at step "
+        f"the validation loss zig-zags: each evaluation sits {noise:.1%} off the line "
+        f"through its neighbours on average ({len(val)} evaluations; the worst at step "
         f"{(worst + 1) * val_every - 1}: {_fmt(float(val[worst]))})",
         "the validation set is too small to measure the loss: use hundreds to thousands of "
         "examples (don't skimp on it)",
-        jump=noise,
+        zigzag=noise,
     )
 
 
