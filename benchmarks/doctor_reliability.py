@@ -15,11 +15,10 @@ import sys
 import time
 
 _ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(_ROOT), str(_ROOT / "tests")]
-
-import faulty_runs as fr  # noqa: E402
+sys.path.insert(0, str(_ROOT))
 
 import gdtransforms as gdt  # noqa: E402
+from tests import faulty_runs as fr  # noqa: E402
 
 
 def main(num_seeds: int = 10, first_seed: int = 0) -> None:

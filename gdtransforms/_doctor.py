@@ -126,6 +126,9 @@ class Diagnosis:
 def smooth_curve(values: Any, window: int) -> np.ndarray:
     """Centred moving average; the window shrinks at both ends.
 
+    Point ``t`` averages ``values[t - window // 2 : t - window // 2 + window]``
+    (clipped to the curve), so an even window leans one point back.
+
     Args:
       values: a 1-D curve.
       window: the number of points averaged (>= 1).

@@ -64,8 +64,8 @@ class Model:
 
     def logits(self, params, x):
         for w, b in params[:-1]:
-            x = self.activation(x @ w + b)
-        return x @ params[-1][0] + params[-1][1]
+            x = self.activation(x @ w + b[None])
+        return x @ params[-1][0] + params[-1][1][None]
 
 
 SHALLOW = Model((32, 32), jnp.tanh, 1.0, 0.3)
@@ -113,6 +113,7 @@ def trainer(model: Model, optimizer: str):
     return jax.jit(run, static_argnums=())
 
 
+@functools.partial(jax.jit, static_argnums=(1, 2))
 def batch_indices(key: jax.Array, num_examples: int, shuffle: bool) -> jax.Array:
     """The batches of the whole run, ``[STEPS, BATCH]``, epoch after epoch."""
     epochs = -(-STEPS // (num_examples // BATCH))
