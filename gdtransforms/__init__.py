@@ -91,6 +91,12 @@ from gdtransforms._alias import (
 # -- Flat fused path ------------------------------------------------------------
 
 # -- Training toolkit -----------------------------------------------------------
+from gdtransforms._checklist import (
+    CheckResult,
+    check_initial_loss,
+    check_regularization,
+    overfit_tiny_subset,
+)
 from gdtransforms._data import (
     BatchSizeAdvice,
     EpochIndices,
@@ -102,6 +108,18 @@ from gdtransforms._data import (
     scan_epoch,
 )
 from gdtransforms._doctor import READINGS, Diagnosis, Finding, diagnose, smooth_curve
+from gdtransforms._surfaces import (
+    SURFACES,
+    Path,
+    Surface,
+    beale,
+    elongated_bowl,
+    himmelblau,
+    plateau,
+    rosenbrock,
+    run_path,
+    saddle,
+)
 
 __version__ = "0.1.0"
 
@@ -195,16 +213,30 @@ __all__ = [
 
     # -- Training toolkit.
     "READINGS",
+    "SURFACES",
     "BatchSizeAdvice",
+    "CheckResult",
     "Diagnosis",
     "EpochIndices",
     "Finding",
+    "Path",
+    "Surface",
     "batch_size_advice",
+    "beale",
+    "check_initial_loss",
+    "check_regularization",
     "diagnose",
+    "elongated_bowl",
     "epoch_indices",
     "gather_batches",
+    "himmelblau",
     "minibatches",
     "num_examples",
+    "overfit_tiny_subset",
+    "plateau",
+    "rosenbrock",
+    "run_path",
+    "saddle",
     "scan_epoch",
     "smooth_curve",
 
