@@ -108,6 +108,14 @@ from gdtransforms._data import (
     scan_epoch,
 )
 from gdtransforms._doctor import READINGS, Diagnosis, Finding, diagnose, smooth_curve
+from gdtransforms._plot import (
+    daily_temperatures,
+    ema_curve,
+    plot_ema,
+    plot_loss_curves,
+    plot_paths,
+    plot_schedules,
+)
 from gdtransforms._surfaces import (
     SURFACES,
     Path,
@@ -225,8 +233,10 @@ __all__ = [
     "beale",
     "check_initial_loss",
     "check_regularization",
+    "daily_temperatures",
     "diagnose",
     "elongated_bowl",
+    "ema_curve",
     "epoch_indices",
     "gather_batches",
     "himmelblau",
@@ -234,6 +244,10 @@ __all__ = [
     "num_examples",
     "overfit_tiny_subset",
     "plateau",
+    "plot_ema",
+    "plot_loss_curves",
+    "plot_paths",
+    "plot_schedules",
     "rosenbrock",
     "run_path",
     "saddle",
