@@ -38,6 +38,8 @@ def _concrete(name: str, value: Any) -> np.ndarray | None:
     """The value as a float64 array, or ``None`` if it cannot be inspected."""
     if value is None or callable(value) or isinstance(value, jax.core.Tracer):
         return None
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"`{name}` must be a number, an array or a schedule, got {value!r}")
     try:
         return np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
