@@ -42,7 +42,7 @@ def _figure(width: float, height: float) -> Any:
 
 def _save(fig: Any, save_to: str | os.PathLike[str] | None) -> Any:
     if save_to is not None:
-        fig.savefig(os.fspath(save_to), dpi=110)
+        fig.savefig(os.fspath(save_to), dpi=100)
     return fig
 
 
@@ -176,6 +176,17 @@ def plot_paths(
     return _save(fig, save_to)
 
 
+def _evaluate_schedule(schedule: Callable[[Any], Any], steps: jax.Array) -> np.ndarray:
+    """The schedule at every step: one vectorized call when it maps over arrays."""
+    try:
+        values = np.asarray(schedule(steps), dtype=np.float64)
+        if values.shape == steps.shape:
+            return values
+    except Exception:  # noqa: BLE001 (a schedule written for scalars only)
+        pass
+    return np.asarray(jax.vmap(lambda s: jnp.asarray(schedule(s), jnp.float32))(steps), np.float64)
+
+
 def plot_schedules(
     schedules: Mapping[str, Callable[[Any], Any]],
     num_steps: int,
@@ -199,7 +210,7 @@ def plot_schedules(
     steps = jnp.arange(num_steps, dtype=jnp.int32)
     x = np.arange(num_steps) / (steps_per_epoch or 1)
     for name, schedule in schedules.items():
-        lr = np.asarray(jax.vmap(lambda s: jnp.asarray(schedule(s), jnp.float32))(steps))
+        lr = _evaluate_schedule(schedule, steps)
         ax.plot(x, lr / max(float(np.max(lr)), 1e-30), label=f"{name} (peak {np.max(lr):.3g})")
     ax.set(xlabel="epoch" if steps_per_epoch else "step", ylabel="learning rate / its peak",
            title="learning-rate schedules")
