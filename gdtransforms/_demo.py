@@ -125,6 +125,13 @@ def cost(params, x, y, l2: float = 0.0) -> jax.Array:
     return jnp.mean(cross_entropy(mlp(params, x), y)) + l2 / (2 * x.shape[0]) * penalty
 
 
+@jax.jit
+def evaluate(params, x, y) -> tuple[jax.Array, jax.Array]:
+    """Mean loss and accuracy."""
+    logits = mlp(params, x)
+    return jnp.mean(cross_entropy(logits, y)), jnp.mean(jnp.argmax(logits, 1) == y)
+
+
 # -- Data ----------------------------------------------------------------------------
 
 
@@ -201,18 +208,11 @@ def race_one(
         updates, state = opt.update(grads, state, p, value=loss)
         return (gdt.apply_updates(p, updates), state), loss
 
-    def evaluate(p, x, y):
-        logits = mlp(p, x)
-        return jnp.mean(cross_entropy(logits, y)), jnp.mean(jnp.argmax(logits, 1) == y)
-
     @jax.jit
     def train_epoch(c, e):
         return gdt.scan_epoch(step, c, (x_tr, y_tr), batch_size,
                               key=jax.random.fold_in(data_key, e), drop_last=True)
 
-    @jax.jit
-    def evaluate_both(p):
-        return evaluate(p, x_tr, y_tr), evaluate(p, x_val, y_val)
 
     bar = Progress(stream, name, epochs)
     steps, tr_l, tr_a, va_l, va_a, times = [], [], [], [], [], []
@@ -220,7 +220,7 @@ def race_one(
         t0 = time.perf_counter()
         carry, losses = jax.block_until_ready(train_epoch(carry, jnp.int32(e)))
         times.append(time.perf_counter() - t0)
-        (tl, ta), (vl, va) = evaluate_both(carry[0])
+        (tl, ta), (vl, va) = evaluate(carry[0], x_tr, y_tr), evaluate(carry[0], x_val, y_val)
         steps.append(np.asarray(losses))
         tr_l.append(float(tl)), tr_a.append(float(ta)), va_l.append(float(vl)), va_a.append(float(va))
         bar.update(e + 1, f"val acc {va_a[-1]:6.1%}  loss {va_l[-1]:.3f}")

@@ -28,8 +28,8 @@ def test_initial_loss_too_high_names_the_logit_scale_it_implies():
 
 
 def test_initial_loss_of_small_random_logits_matches_the_formula():
-    z = 0.3 * jax.random.normal(jax.random.key(0), (20000, 10))
-    loss = float(jnp.mean(jax.nn.logsumexp(z, axis=1) - z[:, 0]))
+    z = 0.3 * np.random.default_rng(0).normal(size=(20000, 10))
+    loss = float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[:, 0]))
     r = gdt.check_initial_loss(loss, 10)
     assert r.passed and r.numbers["difference"] == pytest.approx(0.09 * 0.45, abs=0.01)
 
