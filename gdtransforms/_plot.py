@@ -17,7 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gdtransforms._doctor import Diagnosis, smooth_curve
+from gdtransforms._curves import smooth_curve
+from gdtransforms._doctor import Diagnosis
 from gdtransforms._surfaces import Path, Surface
 
 __all__ = [
