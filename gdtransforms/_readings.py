@@ -1,9 +1,10 @@
 """The nine readings of a loss curve (SPEC.md section 10), each a function.
 
-:func:`diagnose` reads a training-loss curve (one value per step), optionally
-a validation curve, the epoch length and the curves of identical runs with
-other seeds, and returns the readings of the notes that apply, each with the
-steps and numbers it rests on and what to do. A healthy curve gets none.
+Each ``read_*`` function looks at the numbers of ``_curves.py`` and returns
+a :class:`Finding` or ``None``; :func:`gdtransforms.diagnose` calls them. The
+thresholds are relative to the curve's own scale (so they hold for any loss)
+and were calibrated on real runs with planted faults (``tests/faulty_runs.py``;
+``benchmarks/doctor_reliability.py`` measures how often each is named).
 
 The readings (``Finding.name``):
 
