@@ -279,7 +279,7 @@ def overfit_tiny_subset(
         epochs += check_every
         if accs[-1] >= 1.0 or not np.isfinite(losses[-1]):
             break
-    losses_a, accs_a = np.asarray(losses), np.asarray(accs)
+    losses_a, accs_a = np.asarray(losses[:max_epochs]), np.asarray(accs[:max_epochs])
     hit = np.flatnonzero(accs_a >= 1.0)
     steps_per_epoch = -(-m // batch_size)
     history = {"loss": losses_a, "accuracy": accs_a}

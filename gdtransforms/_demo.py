@@ -154,6 +154,8 @@ def load_digits(seed: int) -> tuple[np.ndarray, ...]:
 
 @dataclasses.dataclass
 class Result:
+    """One optimizer's run: curves per step and per epoch, timing and diagnosis."""
+
     name: str
     racer: Racer
     train_steps: np.ndarray  # mini-batch loss per step
@@ -330,21 +332,24 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
             )
         return chosen
 
-    def positive(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-        return value
+    def whole(low: int) -> Callable[[str], int]:
+        def parse(text: str) -> int:
+            try:
+                value = int(text)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+            if value < low:
+                raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+            return value
+
+        return parse
 
     demo.add_argument("--optimizers", type=optimizer_list, default=None,
                       help=f"comma-separated subset of: {', '.join(names)} (default: all; "
                       f"with --quick: {', '.join(QUICK_RACERS)})")
-    demo.add_argument("--epochs", type=positive, default=None, help="epochs per optimizer (default 30, quick 4)")
-    demo.add_argument("--batch-size", type=positive, default=64, help="mini-batch size (default 64)")
-    demo.add_argument("--seed", type=int, default=0, help="seed for the split, init and shuffling")
+    demo.add_argument("--epochs", type=whole(1), default=None, help="epochs per optimizer (default 30, quick 4)")
+    demo.add_argument("--batch-size", type=whole(1), default=64, help="mini-batch size (default 64)")
+    demo.add_argument("--seed", type=whole(0), default=0, help="seed for the split, init and shuffling")
     demo.add_argument("--out", type=pathlib.Path, default=pathlib.Path("demo_output"),
                       help="folder for the PNGs (default ./demo_output)")
     demo.add_argument("--quick", action="store_true", help="a short run (tests use it)")
@@ -367,6 +372,11 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         print(f"--batch-size must be <= {len(data[0])} (the training examples), got {args.batch_size}",
               file=err)
         return 2
+    try:  # fail before training, not after
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        print(f"could not create the output folder {args.out}: {e}", file=err)
+        return 1
     start = time.perf_counter()
     print(f"digits: {len(data[0])} training and {len(data[2])} validation images, 10 classes; "
           f"{jax.devices()[0].platform}", file=out)

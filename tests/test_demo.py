@@ -54,6 +54,7 @@ def test_options_parse_into_the_run_settings():
         (["demo", "--epochs", "0"], "--epochs: must be >= 1"),
         (["demo", "--batch-size", "x"], "--batch-size: expected a whole number"),
         (["demo", "--optimizers", "sgd,lbfgs"], "unknown optimizer(s) lbfgs; choose from sgd"),
+        (["demo", "--seed", "-1"], "--seed: must be >= 0"),
         (["demo", "--bogus"], "unrecognized arguments: --bogus"),
         ([], "the following arguments are required: command"),
     ],
@@ -69,6 +70,14 @@ def test_batch_size_larger_than_the_training_set_is_refused():
     err = io.StringIO()
     assert _demo.main(["demo", "--batch-size", "5000"], out=io.StringIO(), err=err) == 2
     assert "--batch-size must be <= 1347" in err.getvalue()
+
+
+def test_an_output_path_that_is_a_file_is_reported(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    err = io.StringIO()
+    code = _demo.main(["demo", "--out", str(blocker / "sub")], out=io.StringIO(), err=err)
+    assert code == 1 and "could not create the output folder" in err.getvalue()
 
 
 def test_python_dash_m_entry_point_reports_bad_options():
