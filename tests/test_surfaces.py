@@ -45,7 +45,10 @@ def test_minima_are_stationary_zeros_and_grids_evaluate_at_once(surface):
 def test_saddle_is_a_stationary_point_but_not_a_minimum():
     origin = jnp.zeros(2)
     np.testing.assert_array_equal(jax.grad(gdt.saddle)(origin), [0.0, 0.0])
-    np.testing.assert_array_equal(jax.hessian(gdt.saddle)(origin), [[2.0, 0.0], [0.0, -2.0]])
+    # Up along x, down along y: f(+-e, 0) = e^2 > 0 = f(0) > -e^2 = f(0, +-e).
+    e = 0.1
+    steps = jnp.array([[e, 0.0], [-e, 0.0], [0.0, e], [0.0, -e]])
+    np.testing.assert_allclose(gdt.saddle(steps), [e**2, e**2, -(e**2), -(e**2)], rtol=1e-6)
     assert gdt.saddle.minima == ()
 
 
