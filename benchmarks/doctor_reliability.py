@@ -4,7 +4,10 @@ Trains the faulty runs of ``tests/faulty_runs.py`` with seeds 0..N-1 and prints,
 for each fault, how often the doctor named exactly the planted reading (and
 what else it said). Run from the repository root:
 
-    python benchmarks/doctor_reliability.py [num_seeds [first_seed]]
+    python benchmarks/doctor_reliability.py [num_seeds [first_seed [gallery.png]]]
+
+With a third argument it also draws the first seed's faulty runs, each with
+the doctor's findings marked, into that PNG.
 """
 
 from __future__ import annotations
@@ -21,7 +24,19 @@ import gdtransforms as gdt  # noqa: E402
 from tests import faulty_runs as fr  # noqa: E402
 
 
-def main(num_seeds: int = 10, first_seed: int = 0) -> None:
+def gallery(path: str, seed: int) -> None:
+    curves, diagnoses = {}, {}
+    for fault in fr.FAULTS[1:]:
+        train, val, spe = fr.run(fault, seed)
+        curves[fault.name] = (train, val)
+        diagnoses[fault.name] = gdt.diagnose(train, val, spe, val_every=fr.EVAL_EVERY)
+    gdt.plot_loss_curves(curves, diagnoses, val_every=fr.EVAL_EVERY, save_to=path)
+    print(f"wrote {path}")
+
+
+def main(num_seeds: int = 10, first_seed: int = 0, gallery_path: str | None = None) -> None:
+    if gallery_path:
+        gallery(gallery_path, first_seed)
     start = time.perf_counter()
     faults = [*fr.FAULTS, fr.HEALTHY_ADAM, fr.HEALTHY_DEEP]
     print(f"{'fault':32s} {'exact':>7s}  other answers")
@@ -46,4 +61,4 @@ def main(num_seeds: int = 10, first_seed: int = 0) -> None:
 
 
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:3]))
+    main(*(int(a) for a in sys.argv[1:3]), *sys.argv[3:4])

@@ -263,7 +263,12 @@ def plot_loss_curves(
             every = val_every or max(1, len(train) // len(val))
             ax.plot((np.arange(len(val)) + 1) * every - 1, val, "o-", color="C1", ms=2.5,
                     lw=1.0, label="validation")
-        if ok.any() and np.all(train[ok] > 0):
+        if ok.sum() < 3:  # too short for a line: mark the points
+            ax.plot(steps[ok], train[ok], "o", color="C0")
+        if not ok.all():  # where the curve broke off
+            ax.axvline(int(np.flatnonzero(~ok)[0]), color="C3", ls="--", lw=1.0)
+        finite = train[ok]
+        if len(finite) > 1 and finite.min() > 0 and finite.max() / finite.min() > 20:
             ax.set_yscale("log")
         diagnosis = (diagnoses or {}).get(name)
         for i, finding in enumerate(diagnosis or ()):
