@@ -10,7 +10,7 @@ with one fused loop per buffer instead of several per leaf.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Hashable
 from typing import Any, NamedTuple
 
 import jax
@@ -19,8 +19,9 @@ import numpy as np
 from jax import lax
 
 from gdtransforms import _checks
+from gdtransforms._flat_params import FlatParams
 
-__all__ = ["FlatLayout", "FlatParams", "flat_layout", "flatten_params", "is_flat"]
+__all__ = ["FlatLayout", "flat_layout", "flatten_params"]
 
 
 class LeafSlot(NamedTuple):
@@ -189,10 +190,13 @@ class FlatLayout:
     def mask(self, mask: Any) -> FlatParams:
         """A per-leaf mask as a per-buffer mask, for ``masked`` and ``adamw``.
 
+        ``masked``, ``partition`` and the ``mask`` arguments do this
+        themselves when they are given :class:`FlatParams`.
+
         Args:
           mask: a tree of bools with the params' structure (or a prefix of
-            it), or a function of the params tree returning one; the function
-            sees the original tree (abstract leaves), not the buffers.
+            it), or a function of params returning one; the function sees the
+            original tree (abstract leaves), not the buffers.
 
         Returns:
           :class:`FlatParams` with one Python bool per buffer.
@@ -201,7 +205,7 @@ class FlatLayout:
           ValueError: a buffer holds both masked and unmasked leaves; build
             the layout with ``flat_layout(params, groups=mask)``.
         """
-        return self._per_buffer(mask, "mask", lambda v: bool(v))
+        return self.per_buffer(mask, "mask")
 
     def labels(self, labels: Any) -> FlatParams:
         """Per-leaf labels (as for ``partition``) as one label per buffer.
@@ -210,22 +214,35 @@ class FlatLayout:
           ValueError: a buffer holds leaves with different labels; build the
             layout with ``flat_layout(params, groups=labels)``.
         """
-        return self._per_buffer(labels, "labels", lambda v: v)
+        return self.per_buffer(labels, "labels")
 
-    def _per_buffer(self, spec: Any, what: str, convert: Callable[[Any], Any]) -> FlatParams:
-        values = per_leaf_values(spec, self.abstract(), what)
+    def per_buffer(self, spec: Any, what: str = "mask or labels") -> FlatParams:
+        """One value per buffer from per-leaf values (bools, labels).
+
+        Args:
+          spec: a tree (or prefix) of hashable values, or a function of the
+            original tree returning one.
+          what: what ``spec`` is, for error messages.
+
+        Returns:
+          :class:`FlatParams` whose leaves are the buffers' values.
+
+        Raises:
+          ValueError: a buffer holds leaves with different values.
+        """
+        values = [_static_value(v) for v in per_leaf_values(spec, self.abstract(), what)]
         out = []
         for g, members in enumerate(self._members):
             found: dict[Any, list[str]] = {}
             for i in members:
-                found.setdefault(convert(values[i]), []).append(self.slots[i].path)
+                found.setdefault(values[i], []).append(self.slots[i].path)
             if len(found) > 1:
                 detail = "; ".join(f"{v!r} at {', '.join(p[:3])}" for v, p in found.items())
                 raise ValueError(
                     f"flat {what}: buffer {self.group_keys[g]!r} mixes leaves with different "
                     f"values ({detail}). On the flat path a per-leaf {what} needs one value per "
-                    f"buffer: build the "
-                    f"layout with `flat_layout(params, groups=<the same {what}>)`."
+                    f"buffer: build the layout with "
+                    f"`flat_layout(params, groups=<the same {what}>)`."
                 )
             out.append(next(iter(found)))
         return FlatParams(self, tuple(out))
@@ -268,68 +285,18 @@ def per_leaf_values(spec: Any, tree: Any, what: str) -> list[Any]:
     return values
 
 
-class FlatParams:
-    """Flat buffers with their :class:`FlatLayout`: a pytree of 1-D arrays.
-
-    The leaves are the buffers (named by the layout's group keys); the layout
-    is static. Optimizer states built from ``FlatParams`` hold ``FlatParams``
-    too. Get the original tree with :meth:`unflatten`.
-
-    Attributes:
-      layout: the :class:`FlatLayout`.
-      buffers: one entry per group, in the layout's order.
-    """
-
-    __slots__ = ("layout", "buffers")
-
-    def __init__(self, layout: FlatLayout, buffers: tuple[Any, ...]):
-        self.layout = layout
-        self.buffers = tuple(buffers)
-
-    def unflatten(self) -> Any:
-        """The original tree as views of the buffers (see :meth:`FlatLayout.unflatten`)."""
-        return self.layout.unflatten(self)
-
-    def __getitem__(self, key: str) -> Any:
-        try:
-            return self.buffers[self.layout.group_keys.index(key)]
-        except ValueError:
-            raise KeyError(f"no buffer {key!r}; buffers are {list(self.layout.group_keys)}") from None
-
-    def keys(self) -> tuple[str, ...]:
-        return self.layout.group_keys
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.layout.group_keys)
-
-    def __len__(self) -> int:
-        return len(self.buffers)
-
-    def __repr__(self) -> str:
-        inner = ", ".join(
-            f"{k!r}: {getattr(b, 'shape', b)}" if hasattr(b, "shape") else f"{k!r}: {b!r}"
-            for k, b in zip(self.layout.group_keys, self.buffers)
-        )
-        return f"FlatParams({{{inner}}}, {self.layout.num_leaves} leaves)"
-
-
-def _flatten_with_keys(flat: FlatParams) -> tuple[Any, FlatLayout]:
-    keys = [jax.tree_util.DictKey(k) for k in flat.layout.group_keys]
-    return tuple(zip(keys, flat.buffers)), flat.layout
-
-
-def _flatten(flat: FlatParams) -> tuple[tuple[Any, ...], FlatLayout]:
-    return flat.buffers, flat.layout
-
-
-jax.tree_util.register_pytree_with_keys(
-    FlatParams, _flatten_with_keys, lambda layout, children: FlatParams(layout, children), _flatten
-)
-
-
-def is_flat(tree: Any) -> bool:
-    """Whether ``tree`` is a :class:`FlatParams`."""
-    return isinstance(tree, FlatParams)
+def _static_value(v: Any) -> Hashable:
+    """A per-leaf value as a hashable Python value (0-d bool arrays become bools)."""
+    if isinstance(v, (bool, np.bool_)) or (np.ndim(v) == 0 and getattr(v, "dtype", None) == np.bool_):
+        return bool(v)
+    try:
+        hash(v)
+    except TypeError:
+        raise TypeError(
+            f"flat layouts need hashable per-leaf values (bools or labels), got "
+            f"{type(v).__name__}: {v!r}"
+        ) from None
+    return v
 
 
 def flat_layout(params: Any, *, groups: Any = None) -> FlatLayout:
@@ -367,7 +334,9 @@ def flat_layout(params: Any, *, groups: Any = None) -> FlatLayout:
             )
         dtypes.append(np.dtype(leaf.dtype))
     labels: list[Hashable] = (
-        [None] * len(leaves) if groups is None else per_leaf_values(groups, params, "groups")
+        [None] * len(leaves)
+        if groups is None
+        else [_static_value(v) for v in per_leaf_values(groups, params, "groups")]
     )
     group_keys: list[str] = []
     index: dict[tuple[Hashable, np.dtype], int] = {}

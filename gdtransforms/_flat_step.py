@@ -13,7 +13,7 @@ from typing import Any
 import jax
 
 from gdtransforms._base import GradientTransformation, with_extra_args_support
-from gdtransforms._flat import FlatParams, is_flat
+from gdtransforms._flat_params import FlatParams, is_flat
 from gdtransforms._update import apply_updates
 
 __all__ = ["leafwise", "make_train_step"]

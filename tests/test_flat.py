@@ -179,6 +179,18 @@ def test_layout_mask_and_labels_are_per_buffer():
     assert layout.group_keys == ("a:float32", "b:float32", "b:bfloat16")
 
 
+def test_partition_with_labels_on_flat_buffers():
+    labels = {"dense": "adam", "layers": "sgd"}  # a prefix of the params
+    layout = gdt.flat_layout(PARAMS, groups=labels)
+    tx = gdt.partition({"adam": gdt.adam(0.1), "sgd": gdt.sgd(0.1, momentum=0.9)}, labels)
+    tree = run_steps(tx, PARAMS, GRADS, lambda t: t)
+    flat = run_steps(tx, PARAMS, GRADS, layout.flatten)
+    for t, (a, e) in enumerate(zip(flat, tree)):
+        assert_trees_close(unflatten_all(a), e, msg=f"step {t}")
+    with pytest.raises(ValueError, match="groups="):
+        tx.init(LAYOUT.flatten(PARAMS))
+
+
 def test_mask_that_splits_a_buffer_is_refused():
     layout = gdt.flat_layout(PARAMS)  # one float32 buffer holds matrices and vectors
     with pytest.raises(ValueError, match=r"buffer 'float32' mixes .*groups="):
