@@ -134,11 +134,22 @@ FLAT_CASES = sorted(
 ) + ["add_decayed_weights_mask_fn", "scale_by_schedule", "scale_by_trust_ratio", "set_to_zero"]
 
 
-@pytest.mark.parametrize("case", FLAT_CASES)
+# Aliases optax does not have, and per-leaf semantics under a mask.
+EXTRA_CASES = {
+    "ema_momentum": lambda m: m.ema_momentum(0.1, beta=0.9, debias=True),
+    "lamb_masked": lambda m: m.lamb(0.01, weight_decay=0.1, mask=MATRIX_MASK),
+    "chain_clip_adamw": lambda m: m.chain(
+        m.clip_by_global_norm(0.5), m.adamw(0.01, weight_decay=0.1, mask=MATRIX_MASK)
+    ),
+}
+
+
+@pytest.mark.parametrize("case", FLAT_CASES + sorted(EXTRA_CASES))
 def test_flat_path_matches_tree_path(case):
     """Updates, state and params, step by step."""
-    tree = run_steps(CASES[case](gdt), PARAMS, GRADS, lambda t: t)
-    flat = run_steps(CASES[case](gdt), PARAMS, GRADS, LAYOUT.flatten)
+    factory = CASES.get(case) or EXTRA_CASES[case]
+    tree = run_steps(factory(gdt), PARAMS, GRADS, lambda t: t)
+    flat = run_steps(factory(gdt), PARAMS, GRADS, LAYOUT.flatten)
     for t, (a, e) in enumerate(zip(flat, tree)):
         assert_trees_close(unflatten_all(a), e, msg=f"{case}, step {t}")
 
