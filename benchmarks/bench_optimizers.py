@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import pathlib
 import platform
 import statistics
@@ -55,25 +56,27 @@ def _block(x: Any) -> Any:
     return jax.block_until_ready(x)
 
 
-def step_fn(opt: Any, apply: Callable[[Any, Any], Any]) -> Callable[..., Any]:
+def step_fn(opt: Any, apply: Callable[[Any, Any], Any], donate: bool = True) -> Callable[..., Any]:
     """``step(params, state, grads) -> (params, state)``, jitted with donation."""
 
     def step(params, state, grads):
         updates, state = opt.update(grads, state, params)
         return apply(params, updates), state
 
-    return jax.jit(step, donate_argnums=(0, 1))
+    return jax.jit(step, donate_argnums=(0, 1) if donate else ())
 
 
 class Runner:
     """One contender: a compiled step and the buffers it updates in place."""
 
-    def __init__(self, name: str, opt: Any, apply: Callable, params: Any, grads: Any):
+    def __init__(
+        self, name: str, opt: Any, apply: Callable, params: Any, grads: Any, donate: bool = True
+    ):
         self.name, self.grads = name, grads
         params = jax.tree.map(jnp.copy, params)
         state = opt.init(params)
         start = time.perf_counter()
-        self.compiled = step_fn(opt, apply).lower(params, state, grads).compile()
+        self.compiled = step_fn(opt, apply, donate).lower(params, state, grads).compile()
         self.compile_s = time.perf_counter() - start
         self.memory = self.compiled.memory_analysis()
         self.state_bytes = sum(x.nbytes for x in jax.tree.leaves(state))
@@ -166,6 +169,18 @@ def step_times(n: int, leaf_counts: list[int], bw: float, rounds: int, steps: in
     return rows
 
 
+def donation_cost(n: int, rounds: int, steps: int) -> dict:
+    """Flat Adam step with and without donating params and state."""
+    params, grads = split_params(n, 1, jax.random.PRNGKey(2))
+    flat, flat_grads = gdt.flatten_params(params), gdt.flatten_params(grads)
+    runners = [
+        Runner("donated", gdt.adam(1e-3), gdt.apply_updates, flat, flat_grads),
+        Runner("not donated", gdt.adam(1e-3), gdt.apply_updates, flat, flat_grads, donate=False),
+    ]
+    alternate(runners, rounds, steps)
+    return {r.name: r.median_ms for r in runners}
+
+
 def compile_times(leaf_counts: list[int], leaf_size: int, rounds: int) -> list[dict]:
     """Trace + lower + compile of an Adam step on many small leaves (fresh each time)."""
     rows = []
@@ -256,7 +271,9 @@ def _mb(b: float) -> str:
     return f"{b / 2**20:,.0f}"
 
 
-def report(config: dict, bw: float, steps: list[dict], compiles: list[dict], mlp: dict) -> None:
+def report(
+    config: dict, bw: float, steps: list[dict], compiles: list[dict], mlp: dict, donation: dict
+) -> None:
     print(f"## gdtransforms vs optax ({config['mode']} run)\n")
     print(
         f"jax {jax.__version__}, optax {optax.__version__}, {platform.machine()} "
@@ -278,6 +295,11 @@ def report(config: dict, bw: float, steps: list[dict], compiles: list[dict], mlp
             f"{r['optax'] / r['tree']:.2f} | {r['flat']:.2f} | {r['optax'] / r['flat']:.2f} | "
             f"{r['floor']:.2f} | {frac} |"
         )
+    print(
+        f"\nWithout donation the flat Adam step takes {donation['not donated']:.2f} ms instead "
+        f"of {donation['donated']:.2f} ms ({donation['not donated'] / donation['donated']:.1f}x): "
+        "fresh output buffers page-fault."
+    )
     print("\n### Compile time of an Adam step (s), small leaves of "
           f"{config['leaf_size']} floats; trace + lower + compile\n")
     print("| leaves | optax | gdt tree | ratio | gdt flat | ratio |")
@@ -322,19 +344,19 @@ def main() -> None:
         config = dict(mode="full", n=16 * 2**20, leaves=[1, 100, 1000],
                       compile_leaves=[10, 100, 1000, 3000], rounds=5, steps=5, compile_rounds=2,
                       leaf_size=64, mlp=(100, 128, 64))
-    import os
-
     config["cpus"] = os.cpu_count()
     start = time.perf_counter()
     print("bandwidth ...", file=sys.stderr)
     bw = bandwidth(config["n"], config["rounds"])
     print("step times ...", file=sys.stderr)
     steps = step_times(config["n"], config["leaves"], bw, config["rounds"], config["steps"])
+    print("donation ...", file=sys.stderr)
+    donation = donation_cost(config["n"], config["rounds"], config["steps"])
     print("compile times ...", file=sys.stderr)
     compiles = compile_times(config["compile_leaves"], config["leaf_size"], config["compile_rounds"])
     print("MLP train step ...", file=sys.stderr)
     mlp = mlp_train_step(*config["mlp"], config["rounds"], 2 * config["steps"])
-    report(config, bw, steps, compiles, mlp)
+    report(config, bw, steps, compiles, mlp, donation)
     print(f"\n({time.perf_counter() - start:.0f} s in all)")
 
 
