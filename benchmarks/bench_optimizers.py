@@ -131,7 +131,7 @@ def bandwidth(n: int, rounds: int) -> float:
     f = jax.jit(lambda x: x * 0.999 + 1e-3, donate_argnums=0)
     x = _block(f(jnp.ones(n, jnp.float32)))
     times = []
-    for _ in range(rounds * 5):
+    for _ in range(rounds * 40):
         start = time.perf_counter()
         x = _block(f(x))
         times.append(time.perf_counter() - start)
