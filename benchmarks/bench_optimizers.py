@@ -358,7 +358,7 @@ def main() -> None:
     print("compile times ...", file=sys.stderr)
     compiles = compile_times(config["compile_leaves"], config["leaf_size"], config["compile_rounds"])
     print("MLP train step ...", file=sys.stderr)
-    mlp = [mlp_train_step(*m, config["rounds"], 2 * config["steps"]) for m in config["mlp"]]
+    mlp = [mlp_train_step(*m, 3 * config["rounds"], config["steps"]) for m in config["mlp"]]
     report(config, bw, steps, compiles, mlp, donation)
     print(f"\n({time.perf_counter() - start:.0f} s in all)")
 
