@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -126,10 +127,13 @@ def main(argv: list[str]) -> None:
     if not selected:
         raise SystemExit(f"no notebook source matches {argv}")
     for source in selected:
+        start = time.perf_counter()
         nb = execute(build(source), cwd=NOTEBOOK_DIR)
+        seconds = time.perf_counter() - start
         target = notebook_path(source)
         nbformat.write(nb, target)
-        print(f"wrote {target.relative_to(REPO_ROOT)} ({target.stat().st_size / 1024:.0f} KiB)")
+        size = target.stat().st_size / 1024
+        print(f"wrote {target.relative_to(REPO_ROOT)} ({size:.0f} KiB, executed in {seconds:.1f} s)")
 
 
 if __name__ == "__main__":
