@@ -33,6 +33,12 @@ def run_path(opt, f, x0, steps):
     return jnp.concatenate([path, p[None]])
 
 
+def run_paths(optimizers, f, x0, steps):
+    """`run_path` for every optimizer of a dict, compiled together as one program."""
+    paths = jax.jit(lambda x0: [run_path(opt, f, x0, steps) for opt in optimizers.values()])(x0)
+    return dict(zip(optimizers, paths))
+
+
 def contour(ax, f, xlim, ylim, levels):
     x, y = np.meshgrid(np.linspace(*xlim, 200), np.linspace(*ylim, 200))
     z = np.asarray(jax.vmap(f)(jnp.stack([x.ravel(), y.ravel()], axis=1))).reshape(x.shape)
@@ -60,7 +66,7 @@ optimizers = {
     "Adam (lr 0.3)": gdt.adam(0.3),
 }
 x0 = jnp.array([-7.0, 2.0])
-paths = {name: jax.jit(run_path, static_argnums=(0, 1, 3))(opt, bowl, x0, 30) for name, opt in optimizers.items()}
+paths = run_paths(optimizers, bowl, x0, 30)
 
 fig, axes = plt.subplots(2, 3, figsize=(10, 5.4), sharex=True, sharey=True)
 for ax, (name, path) in zip(axes.ravel(), paths.items()):
@@ -94,9 +100,12 @@ plt.show()
 
 # %%
 beta, eta = 0.9, 0.1
-heavy_ball = run_path(gdt.sgd(eta, momentum=beta), bowl, x0, 60)
-ema_same_steps = run_path(gdt.ema_momentum(eta / (1 - beta), beta=beta), bowl, x0, 60)
-ema_same_number = run_path(gdt.ema_momentum(eta, beta=beta), bowl, x0, 60)
+forms = {
+    "heavy ball": gdt.sgd(eta, momentum=beta),
+    "EMA, same steps": gdt.ema_momentum(eta / (1 - beta), beta=beta),
+    "EMA, same number": gdt.ema_momentum(eta, beta=beta),
+}
+heavy_ball, ema_same_steps, ema_same_number = run_paths(forms, bowl, x0, 60).values()
 gap = jnp.max(jnp.abs(heavy_ball - ema_same_steps), axis=1)
 print(f"largest gap between the two forms over 60 steps: {float(gap.max()):.1e}")
 np.testing.assert_allclose(heavy_ball, ema_same_steps, atol=1e-5)
@@ -137,7 +146,7 @@ optimizers = {
     "Adam (lr 0.05)": gdt.adam(0.05),
 }
 x0 = jnp.array([-1.5, 2.0])
-paths = {name: jax.jit(run_path, static_argnums=(0, 1, 3))(opt, rosenbrock, x0, 3000) for name, opt in optimizers.items()}
+paths = run_paths(optimizers, rosenbrock, x0, 3000)
 
 fig, axes = plt.subplots(2, 3, figsize=(10, 5.6), sharex=True, sharey=True)
 for ax, (name, path) in zip(axes.ravel(), paths.items()):

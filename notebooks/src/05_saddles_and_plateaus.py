@@ -34,10 +34,16 @@ def run_path(opt, f, x0, steps):
     return jnp.concatenate([path, p[None]])
 
 
+def run_paths(optimizers, f, x0, steps):
+    """`run_path` for every optimizer of a dict, compiled together as one program."""
+    paths = jax.jit(lambda x0: [run_path(opt, f, x0, steps) for opt in optimizers.values()])(x0)
+    return dict(zip(optimizers, paths))
+
+
 def first_step_below(losses, level):
-    """The first step at which the loss is below `level` (None: never)."""
+    """The first step at which the loss is below `level`, as text."""
     hit = np.flatnonzero(np.asarray(losses) < level)
-    return int(hit[0]) if hit.size else None
+    return str(hit[0]) if hit.size else f"not within {len(losses) - 1} steps"
 
 
 # %% [markdown]
@@ -89,7 +95,7 @@ optimizers = {
     "Adam (lr 0.05)": gdt.adam(0.05),
 }
 x0 = jnp.array([1.0, 1e-6])
-paths = {name: run_path(opt, saddle, x0, 250) for name, opt in optimizers.items()}
+paths = run_paths(optimizers, saddle, x0, 250)
 
 print("steps until f < -0.2 (near a minimum):")
 for name, path in paths.items():
@@ -124,8 +130,8 @@ plt.show()
 # training off such ridges.
 
 # %%
-for name, opt in optimizers.items():
-    end = run_path(opt, saddle, jnp.array([1.0, 0.0]), 250)[-1]
+for name, path in run_paths(optimizers, saddle, jnp.array([1.0, 0.0]), 250).items():
+    end = path[-1]
     print(f"{name:24s} from (1, 0) ends at ({float(end[0]):.1e}, {float(end[1]):.1e})")
     assert float(end[1]) == 0.0
 
@@ -149,7 +155,7 @@ optimizers = {
     "RMSprop (lr 0.05)": gdt.rmsprop(0.05),
     "Adam (lr 0.1)": gdt.adam(0.1),
 }
-paths = {name: run_path(opt, plateau, jnp.array([1.0]), 300) for name, opt in optimizers.items()}
+paths = run_paths(optimizers, plateau, jnp.array([1.0]), 300)
 
 print("steps until f < 0.05 (inside the well):")
 for name, path in paths.items():
