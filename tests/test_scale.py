@@ -57,3 +57,8 @@ def test_step_count_saturates_instead_of_wrapping():
     top = jnp.iinfo(jnp.int32).max
     assert int(gdt.safe_increment(jnp.int32(top))) == top
     assert int(gdt.safe_increment(jnp.int32(5))) == 6
+
+
+def test_scale_by_float32_array_keeps_bfloat16_updates():
+    u, _ = gdt.scale(jnp.float32(0.5)).update(jnp.ones(2, jnp.bfloat16), gdt.EmptyState())
+    assert u.dtype == jnp.bfloat16
