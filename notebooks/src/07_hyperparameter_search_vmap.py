@@ -8,8 +8,11 @@
 #
 # In JAX a short run is a pure function of its hyperparameters, so `jax.vmap`
 # turns "train once" into "train $N$ configurations at once": one compilation, one
-# call. gdtransforms hyperparameters may be traced arrays, so the optimizer is
-# simply built *inside* the vmapped function from the array it receives.
+# call. The optimizer is built *inside* the vmapped function from the array it
+# receives, with `gdt.inject_hyperparams`, which keeps the hyperparameters in the
+# optimizer state (`state.hyperparams`), where they can be read, changed and
+# vmapped over. (A plain factory such as `gdt.adamw(learning_rate=lr)` also
+# accepts a traced `lr`.)
 
 # %%
 import time
@@ -60,7 +63,7 @@ STEPS = 300
 
 def short_run(learning_rate, weight_decay=0.0):
     """Train STEPS full-batch AdamW steps; return the validation loss."""
-    opt = gdt.adamw(learning_rate=learning_rate, weight_decay=weight_decay)
+    opt = gdt.inject_hyperparams(gdt.adamw)(learning_rate=learning_rate, weight_decay=weight_decay)
 
     def step(carry, _):
         params, state = carry
@@ -168,7 +171,7 @@ wds = 10.0 ** jax.random.uniform(k_wd, (16,), minval=-5, maxval=0)
 search = jax.jit(jax.vmap(short_run))
 random_losses, t_random = timed(lambda: search(lrs, wds))
 best = int(jnp.argmin(random_losses))
-print(f"16 random configurations in one call: {t_random:.2f} s")
+print(f"16 random configurations in one call: {t_random:.2f} s (compile included)")
 print(f"best: learning rate {float(lrs[best]):.2g}, weight decay {float(wds[best]):.2g}, "
       f"validation loss {float(random_losses[best]):.3f}")
 
