@@ -25,13 +25,15 @@ import gdtransforms as gdt
 
 plt.rcParams.update({"figure.dpi": 72})
 
-# A softmax-regression problem: m = 1024 examples, 10 features, 4 classes.
-k_x, k_w, k_y, k_train = jax.random.split(jax.random.PRNGKey(0), 4)
+# A softmax-regression problem: m = 1024 examples, 10 features, 4 classes, labels
+# drawn from a random linear "teacher" (numpy, seed 0).
+rng = np.random.default_rng(0)
 m, d, n_classes = 1024, 10, 4
-X = jax.random.normal(k_x, (m, d))
-teacher = 1.5 * jax.random.normal(k_w, (d, n_classes))
-Y = jax.random.categorical(k_y, X @ teacher)
-
+x_np = rng.normal(size=(m, d))
+logits_np = x_np @ (1.5 * rng.normal(size=(d, n_classes)))
+y_np = np.argmax(logits_np + rng.gumbel(size=(m, n_classes)), axis=1)  # softmax sampling
+X, Y = jnp.asarray(x_np, jnp.float32), jnp.asarray(y_np, jnp.int32)
+k_train = jax.random.PRNGKey(0)
 
 def loss_fn(params, x, y, mask=None):
     logits = x @ params["w"] + params["b"]

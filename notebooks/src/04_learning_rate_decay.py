@@ -82,11 +82,11 @@ np.testing.assert_allclose(
 # going down. A schedule is just the `learning_rate` argument.
 
 # %%
-k_x, k_w, k_noise, k_batches = jax.random.split(jax.random.PRNGKey(0), 4)
-X = jax.random.normal(k_x, (1024, 10))
-w_true = jax.random.normal(k_w, (10,))
-Y = X @ w_true + 0.5 * jax.random.normal(k_noise, (1024,))
-
+rng = np.random.default_rng(0)
+x_np = rng.normal(size=(1024, 10))
+y_np = x_np @ rng.normal(size=10) + 0.5 * rng.normal(size=1024)
+X, Y = jnp.asarray(x_np, jnp.float32), jnp.asarray(y_np, jnp.float32)
+k_batches = jax.random.PRNGKey(0)
 
 def mse(w, x, y):
     return jnp.mean((x @ w - y) ** 2)
@@ -97,7 +97,7 @@ def train(opt, num_steps=10 * S, batch=8):
 
     def step(carry, key):
         w, state = carry
-        idx = jax.random.choice(key, X.shape[0], (batch,), replace=False)
+        idx = jax.random.randint(key, (batch,), 0, X.shape[0])
         updates, state = opt.update(jax.grad(mse)(w, X[idx], Y[idx]), state, w)
         w = gdt.apply_updates(w, updates)
         return (w, state), mse(w, X, Y)
@@ -113,7 +113,7 @@ runs = {
     "0.05, inverse time decay": gdt.sgd(gdt.epoch_schedule(gdt.inverse_time_decay(0.05, 1.0, decay_steps=1), S)),
 }
 losses = dict(zip(runs, jax.jit(lambda: [train(opt) for opt in runs.values()])()))
-best = float(mse(jnp.linalg.lstsq(X, Y)[0], X, Y))
+best = float(mse(jnp.asarray(np.linalg.lstsq(x_np, y_np, rcond=None)[0], jnp.float32), X, Y))
 
 fig, ax = plt.subplots(figsize=(8, 3.2))
 for name, curve in losses.items():
@@ -143,9 +143,10 @@ traces = 0
 def sgd_step(w, state, key):
     global traces
     traces += 1  # runs only while JAX traces the function
-    idx = jax.random.choice(key, X.shape[0], (8,), replace=False)
+    idx = jax.random.randint(key, (8,), 0, X.shape[0])
     updates, state = opt.update(jax.grad(mse)(w, X[idx], Y[idx]), state, w)
-    return gdt.apply_updates(w, updates), state
+    w = gdt.apply_updates(w, updates)
+    return w, state, mse(w, X, Y)
 
 
 w = jnp.zeros(10)
@@ -154,9 +155,10 @@ manual, rates = [], []
 for t, key in enumerate(jax.random.split(k_batches, 10 * S)):
     if t in (150, 300):  # "the loss has flattened: lower the rate"
         state.hyperparams["learning_rate"] = state.hyperparams["learning_rate"] * 0.2
-    w, state = sgd_step(w, state, key)
-    manual.append(float(mse(w, X, Y)) - best)
-    rates.append(float(state.hyperparams["learning_rate"]))
+    w, state, loss = sgd_step(w, state, key)
+    manual.append(loss)
+    rates.append(state.hyperparams["learning_rate"])
+manual, rates = np.asarray(manual) - best, np.asarray(rates)
 print(f"the step function was compiled {traces} time(s) for {len(manual)} steps and 3 learning rates")
 assert traces == 1
 

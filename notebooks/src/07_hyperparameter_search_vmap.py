@@ -26,27 +26,27 @@ import gdtransforms as gdt
 
 plt.rcParams.update({"figure.dpi": 72})
 
-# Two interleaved spirals, 2 x 50 training and 2 x 100 validation points.
-def spirals(key, n):
-    k1, k2 = jax.random.split(key)
-    t = jax.random.uniform(k1, (n,), minval=0.3, maxval=3 * jnp.pi)
-    arm = jnp.stack([t * jnp.cos(t), t * jnp.sin(t)], axis=1) / 5
-    x = jnp.concatenate([arm, -arm]) + 0.08 * jax.random.normal(k2, (2 * n, 2))
-    return x, jnp.concatenate([jnp.zeros(n, jnp.int32), jnp.ones(n, jnp.int32)])
+# Two interleaved spirals (numpy, seeds 0 and 1): 2 x 50 training and 2 x 100
+# validation points.
+def spirals(seed, n):
+    rng = np.random.default_rng(seed)
+    t = rng.uniform(0.3, 3 * np.pi, n)
+    arm = np.stack([t * np.cos(t), t * np.sin(t)], axis=1) / 5
+    x = np.concatenate([arm, -arm]) + 0.08 * rng.normal(size=(2 * n, 2))
+    return jnp.asarray(x, jnp.float32), jnp.asarray(np.repeat([0, 1], n), jnp.int32)
 
 
-k_train, k_val, k_init = jax.random.split(jax.random.PRNGKey(0), 3)
-x_train, y_train = spirals(k_train, 50)
-x_val, y_val = spirals(k_val, 100)
-
+x_train, y_train = spirals(0, 50)
+x_val, y_val = spirals(1, 100)
+k_init = jax.random.PRNGKey(0)
 
 def init_params(key, width=16):
     k1, k2, k3 = jax.random.split(key, 3)
-    he = lambda k, shape: jax.random.normal(k, shape) * jnp.sqrt(2.0 / shape[0])
+    xavier = lambda k, shape: jax.random.normal(k, shape) / jnp.sqrt(shape[0])
     return {
-        "l1": {"w": he(k1, (2, width)), "b": jnp.zeros(width)},
-        "l2": {"w": he(k2, (width, width)), "b": jnp.zeros(width)},
-        "out": {"w": he(k3, (width, 2)), "b": jnp.zeros(2)},
+        "l1": {"w": xavier(k1, (2, width)), "b": jnp.zeros(width)},
+        "l2": {"w": xavier(k2, (width, width)), "b": jnp.zeros(width)},
+        "out": {"w": xavier(k3, (width, 2)), "b": jnp.zeros(2)},
     }
 
 
@@ -127,7 +127,7 @@ print(f"best learning rate on the grid: {float(grid[best]):.2g} (validation loss
 # %%
 np.testing.assert_array_equal(loop_recompiled, loop_compiled_once[:2])
 smooth = grid <= 0.1
-np.testing.assert_allclose(vmapped[smooth], loop_compiled_once[smooth], rtol=1e-2)
+np.testing.assert_allclose(vmapped[smooth], loop_compiled_once[smooth], rtol=5e-2)
 rel = np.abs(np.asarray(vmapped - loop_compiled_once)) / np.asarray(loop_compiled_once)
 for lr, r in zip(grid.tolist(), rel):
     print(f"lr {lr:8.2g}: |vmap - loop| / loop = {r:.1e}")

@@ -20,9 +20,10 @@ import gdtransforms as gdt
 plt.rcParams.update({"figure.dpi": 72})
 
 # A two-class "XOR" problem: the label is whether x0 * x1 > 0.
-k_data, k_init = jax.random.split(jax.random.PRNGKey(0))
-X = jax.random.normal(k_data, (256, 2))
-y = (X[:, 0] * X[:, 1] > 0).astype(jnp.int32)
+x_np = np.random.default_rng(0).normal(size=(256, 2))
+X = jnp.asarray(x_np, jnp.float32)
+y = jnp.asarray(x_np[:, 0] * x_np[:, 1] > 0, jnp.int32)
+k_init = jax.random.PRNGKey(0)
 
 
 def init_params(key):
