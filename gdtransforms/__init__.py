@@ -66,20 +66,17 @@ from gdtransforms._regularize import WeightDecaySchedule, add_decayed_weights, a
 from gdtransforms._sign import ScaleByLionState, scale_by_lion, scale_by_trust_ratio
 
 # -- Aliases (core) ------------------------------------------------------------
-from gdtransforms._alias import (
-    adagrad,
+from gdtransforms._alias import adagrad, ema_momentum, rmsprop, sgd
+from gdtransforms._alias_adam import (
     adam,
     adamax,
     adamaxw,
     adamw,
     amsgrad,
-    ema_momentum,
     lamb,
     lion,
     nadam,
     nadamw,
-    rmsprop,
-    sgd,
 )
 
 # -- Schedules and live hyperparameters ----------------------------------------
@@ -165,6 +162,8 @@ from gdtransforms._tree_api import (
 )
 
 # -- Scale-out and persistence --------------------------------------------------
+from gdtransforms._checkpoint import restore_state, save_state
+from gdtransforms._sharding import state_shardings, zero_state_shardings
 
 # -- Flat fused path ------------------------------------------------------------
 
@@ -321,6 +320,10 @@ __all__ = [
     "zero_nans",
 
     # -- Scale-out and persistence.
+    "restore_state",
+    "save_state",
+    "state_shardings",
+    "zero_state_shardings",
 
     # -- Flat fused path.
 
