@@ -8,7 +8,8 @@
 # divide each coordinate by its own gradient scale, so they head straight for the
 # minimum; Adam combines both. Every optimizer here is one `gdtransforms` alias
 # (`gdt.sgd`, `gdt.adagrad`, `gdt.rmsprop`, `gdt.adam`, `gdt.ema_momentum`), and
-# every path is one `jax.lax.scan`.
+# every path is one `jax.lax.scan` (`gdt.run_path`) on one of the toolkit's
+# surfaces (`gdt.elongated_bowl`, `gdt.rosenbrock`).
 
 # %%
 import jax
@@ -21,21 +22,12 @@ import gdtransforms as gdt
 plt.rcParams.update({"figure.dpi": 72, "axes.grid": False})
 
 
-def run_path(opt, f, x0, steps):
-    """The points visited by `opt` minimizing `f` from `x0` (steps + 1 rows)."""
-
-    def step(carry, _):
-        p, state = carry
-        updates, state = opt.update(jax.grad(f)(p), state, p)
-        return (gdt.apply_updates(p, updates), state), p
-
-    (p, _), path = jax.lax.scan(step, (x0, opt.init(x0)), None, length=steps)
-    return jnp.concatenate([path, p[None]])
-
-
 def run_paths(optimizers, f, x0, steps):
-    """`run_path` for every optimizer of a dict, compiled together as one program."""
-    paths = jax.jit(lambda x0: [run_path(opt, f, x0, steps) for opt in optimizers.values()])(x0)
+    """`gdt.run_path` for every optimizer of a dict, compiled together as one program.
+
+    Returns name -> the points visited, `[steps + 1, *x0.shape]`.
+    """
+    paths = jax.jit(lambda x0: [gdt.run_path(opt, f, x0, steps).points for opt in optimizers.values()])(x0)
     return dict(zip(optimizers, paths))
 
 
@@ -46,8 +38,7 @@ def contour(ax, f, xlim, ylim, levels):
     ax.set(xlim=xlim, ylim=ylim)
 
 
-def bowl(p):
-    return p[0] ** 2 / 20.0 + p[1] ** 2
+bowl = gdt.elongated_bowl  # the toolkit's surface: f(p) = p[0]**2 / 20 + p[1]**2
 
 
 # %% [markdown]
@@ -133,10 +124,7 @@ plt.show()
 
 
 # %%
-def rosenbrock(p):
-    return (1 - p[0]) ** 2 + 100.0 * (p[1] - p[0] ** 2) ** 2
-
-
+rosenbrock = gdt.rosenbrock
 optimizers = {
     "SGD (lr 1e-3)": gdt.sgd(1e-3),
     "Momentum (lr 1e-3, 0.9)": gdt.sgd(1e-3, momentum=0.9),
@@ -177,5 +165,5 @@ plt.show()
 # learning-rate decay, notebook 4.
 
 # %%
-losses = jax.vmap(rosenbrock)(run_path(gdt.rmsprop(1e-2), rosenbrock, x0, 3000))
+losses = gdt.run_path(gdt.rmsprop(1e-2), rosenbrock, x0, 3000).values
 print("RMSprop, lr 1e-2: f after 1000 / 2000 / 3000 steps =", ", ".join(f"{float(losses[t]):.4f}" for t in (1000, 2000, 3000)))

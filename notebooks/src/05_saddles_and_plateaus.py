@@ -22,21 +22,12 @@ import gdtransforms as gdt
 plt.rcParams.update({"figure.dpi": 72, "figure.figsize": (8, 3.2)})
 
 
-def run_path(opt, f, x0, steps):
-    """The points visited by `opt` minimizing `f` from `x0` (steps + 1 rows)."""
-
-    def step(carry, _):
-        p, state = carry
-        updates, state = opt.update(jax.grad(f)(p), state, p)
-        return (gdt.apply_updates(p, updates), state), p
-
-    (p, _), path = jax.lax.scan(step, (x0, opt.init(x0)), None, length=steps)
-    return jnp.concatenate([path, p[None]])
-
-
 def run_paths(optimizers, f, x0, steps):
-    """`run_path` for every optimizer of a dict, compiled together as one program."""
-    paths = jax.jit(lambda x0: [run_path(opt, f, x0, steps) for opt in optimizers.values()])(x0)
+    """`gdt.run_path` for every optimizer of a dict, compiled together as one program.
+
+    Returns name -> the points visited, `[steps + 1, *x0.shape]`.
+    """
+    paths = jax.jit(lambda x0: [gdt.run_path(opt, f, x0, steps).points for opt in optimizers.values()])(x0)
     return dict(zip(optimizers, paths))
 
 
