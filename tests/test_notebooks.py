@@ -39,18 +39,19 @@ SOURCES = build.sources()
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 
 
-def _code(nb) -> list[str]:
-    return [c.source for c in nb.cells if c.cell_type == "code"]
-
-
-def test_one_notebook_per_topic():
+def test_one_notebook_per_topic_listed_in_the_readme():
     numbers = [s.stem[:2] for s in SOURCES]
     assert numbers == [f"{i:02d}" for i in range(1, 9)], numbers
     assert [build.notebook_path(s) for s in SOURCES] == NOTEBOOKS
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("\n## Notebooks\n") :]
+    for path in NOTEBOOKS:
+        assert f"(notebooks/{path.name})" in section, path.name
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_executes_from_clean_kernel(path, tmp_path):
+    committed = path.read_bytes()
     copy = tmp_path / path.name
     shutil.copy(path, copy)
     nb = nbformat.read(copy, as_version=4)
@@ -61,13 +62,14 @@ def test_notebook_executes_from_clean_kernel(path, tmp_path):
     code_cells = [c for c in nb.cells if c.cell_type == "code"]
     assert all(c.execution_count is not None for c in code_cells)
     assert any("image/png" in o.get("data", {}) for c in code_cells for o in c.outputs)
-    assert path.read_bytes() == (NOTEBOOK_DIR / path.name).read_bytes()  # untouched
+    assert path.read_bytes() == committed  # the committed notebook is left as it was
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
 def test_committed_notebook_is_built_from_its_source(source):
     """The .ipynb is the executed build of ``src/``: same cells, all outputs, no errors."""
     committed = nbformat.read(build.notebook_path(source), as_version=4)
+    nbformat.validate(committed)
     built = build.build(source)
     assert [(c.cell_type, c.source) for c in committed.cells] == [
         (c.cell_type, c.source) for c in built.cells
