@@ -23,6 +23,7 @@ __all__ = [
     "check_params",
     "check_positive",
     "check_rate",
+    "check_state",
     "check_trees_match",
     "check_updates",
     "path_str",
@@ -213,6 +214,32 @@ def check_updates(updates: Any, reference: Any, where: str) -> None:
         reference_name="the params the state was built from",
         tree_name="updates",
         where=f"{where}.update",
+    )
+
+
+def check_state(state: Any, expected: type, where: str) -> None:
+    """``update``'s check: ``state`` has the fields of the NamedTuple ``expected``.
+
+    Any NamedTuple with those fields passes (so does optax's state of the same
+    name: the two libraries share field names). Anything else, typically the
+    state of another optimizer restored into this one, raises a ``TypeError``
+    that names both, instead of an ``AttributeError`` from deep inside.
+    """
+    fields = expected._fields
+    if isinstance(state, expected) or (
+        isinstance(state, tuple) and all(hasattr(state, f) for f in fields)
+    ):
+        return
+    got = type(state).__name__
+    got_fields = getattr(state, "_fields", None)
+    if got_fields is not None:
+        got += f"({', '.join(got_fields)})"
+    elif isinstance(state, tuple):
+        got += f" of {len(state)} entries"
+    raise TypeError(
+        f"{where}.update: expected a {expected.__name__}({', '.join(fields)}) as built "
+        f"by {where}.init, got {got}; was the state built by (or restored from) "
+        "another optimizer?"
     )
 
 
