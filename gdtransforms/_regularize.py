@@ -45,6 +45,9 @@ def _add_param_term(
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
         params = require_params(params)
+        _checks.check_same_structure(
+            params, updates, reference_name="params", tree_name="updates", where=f"{where}.update"
+        )
         if scheduled:
             _checks.check_state(state, WeightDecaySchedule, where)
         new_state = WeightDecaySchedule(_tree.safe_increment(state.count)) if scheduled else state

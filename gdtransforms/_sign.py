@@ -125,6 +125,10 @@ def scale_by_trust_ratio(
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
         params = require_params(params)
+        _checks.check_same_structure(
+            params, updates, reference_name="params", tree_name="updates",
+            where="scale_by_trust_ratio.update",
+        )
         return jax.tree.map(scale_leaf, updates, params), state
 
     return GradientTransformation(init_empty_state, update_fn)
