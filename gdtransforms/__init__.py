@@ -66,25 +66,100 @@ from gdtransforms._regularize import WeightDecaySchedule, add_decayed_weights, a
 from gdtransforms._sign import ScaleByLionState, scale_by_lion, scale_by_trust_ratio
 
 # -- Aliases (core) ------------------------------------------------------------
-from gdtransforms._alias import (
-    adagrad,
+from gdtransforms._alias import adagrad, ema_momentum, rmsprop, sgd
+from gdtransforms._alias_adam import (
     adam,
     adamax,
     adamaxw,
     adamw,
     amsgrad,
-    ema_momentum,
     lamb,
     lion,
     nadam,
     nadamw,
-    rmsprop,
-    sgd,
 )
 
 # -- Schedules and live hyperparameters ----------------------------------------
+from gdtransforms._inject import (
+    InjectHyperparamsState,
+    InjectStatefulHyperparamsState,
+    WrappedSchedule,
+    WrappedScheduleState,
+    inject_hyperparams,
+)
+from gdtransforms._plateau import ReduceLROnPlateauState, reduce_on_plateau
+from gdtransforms._schedules import (
+    constant_schedule,
+    cosine_decay_schedule,
+    exponential_decay,
+    linear_schedule,
+    piecewise_constant_schedule,
+    piecewise_interpolate_schedule,
+    polynomial_schedule,
+)
+from gdtransforms._schedules_joined import (
+    cosine_onecycle_schedule,
+    join_schedules,
+    linear_onecycle_schedule,
+    sgdr_schedule,
+    warmup_constant_schedule,
+    warmup_cosine_decay_schedule,
+    warmup_exponential_decay_schedule,
+)
+from gdtransforms._schedules_extra import (
+    cosine_warm_restarts_schedule,
+    cyclic_schedule,
+    epoch_schedule,
+    inverse_sqrt_decay,
+    inverse_time_decay,
+)
 
 # -- Wrappers -------------------------------------------------------------------
+from gdtransforms._averaging import (
+    EmaParamsState,
+    PolyakParamsState,
+    averaged_params,
+    ema_params,
+    polyak_params,
+)
+from gdtransforms._conditionality import (
+    ConditionFn,
+    ConditionallyMaskState,
+    ConditionallyTransformState,
+    conditionally_mask,
+    conditionally_transform,
+)
+from gdtransforms._finite import ApplyIfFiniteState, ZeroNansState, apply_if_finite, zero_nans
+from gdtransforms._lookahead import LookaheadParams, LookaheadState, lookahead
+from gdtransforms._monitor import (
+    MonitorState,
+    SnapshotState,
+    measure_with_ema,
+    monitor,
+    snapshot,
+)
+from gdtransforms._multistep import (
+    MultiSteps,
+    MultiStepsState,
+    ShouldSkipUpdateFunction,
+    skip_large_updates,
+    skip_not_finite,
+)
+from gdtransforms._partition import (
+    MultiTransformState,
+    PartitionState,
+    freeze,
+    multi_transform,
+    partition,
+    selective_transform,
+)
+from gdtransforms._tree_api import (
+    NamedTupleKey,
+    tree_get,
+    tree_get_all_with_path,
+    tree_map_params,
+    tree_set,
+)
 
 # -- Scale-out and persistence --------------------------------------------------
 
@@ -175,8 +250,72 @@ __all__ = [
     "sgd",
 
     # -- Schedules and live hyperparameters.
+    "InjectHyperparamsState",
+    "InjectStatefulHyperparamsState",
+    "ReduceLROnPlateauState",
+    "WrappedSchedule",
+    "WrappedScheduleState",
+    "constant_schedule",
+    "cosine_decay_schedule",
+    "cosine_onecycle_schedule",
+    "cosine_warm_restarts_schedule",
+    "cyclic_schedule",
+    "epoch_schedule",
+    "exponential_decay",
+    "inject_hyperparams",
+    "inverse_sqrt_decay",
+    "inverse_time_decay",
+    "join_schedules",
+    "linear_onecycle_schedule",
+    "linear_schedule",
+    "piecewise_constant_schedule",
+    "piecewise_interpolate_schedule",
+    "polynomial_schedule",
+    "reduce_on_plateau",
+    "sgdr_schedule",
+    "warmup_constant_schedule",
+    "warmup_cosine_decay_schedule",
+    "warmup_exponential_decay_schedule",
 
     # -- Wrappers.
+    "ApplyIfFiniteState",
+    "ConditionFn",
+    "ConditionallyMaskState",
+    "ConditionallyTransformState",
+    "EmaParamsState",
+    "LookaheadParams",
+    "LookaheadState",
+    "MonitorState",
+    "MultiSteps",
+    "MultiStepsState",
+    "MultiTransformState",
+    "NamedTupleKey",
+    "PartitionState",
+    "PolyakParamsState",
+    "ShouldSkipUpdateFunction",
+    "SnapshotState",
+    "ZeroNansState",
+    "apply_if_finite",
+    "averaged_params",
+    "conditionally_mask",
+    "conditionally_transform",
+    "ema_params",
+    "freeze",
+    "lookahead",
+    "measure_with_ema",
+    "monitor",
+    "multi_transform",
+    "partition",
+    "polyak_params",
+    "selective_transform",
+    "skip_large_updates",
+    "skip_not_finite",
+    "snapshot",
+    "tree_get",
+    "tree_get_all_with_path",
+    "tree_map_params",
+    "tree_set",
+    "zero_nans",
 
     # -- Scale-out and persistence.
 

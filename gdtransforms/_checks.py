@@ -19,14 +19,18 @@ __all__ = [
     "check_float_dtype",
     "check_float_leaves",
     "check_in_range",
+    "check_int_at_least",
     "check_non_negative",
     "check_params",
     "check_positive",
     "check_rate",
     "check_same_structure",
     "check_state",
+    "check_tree_prefix",
     "check_trees_match",
     "check_updates",
+    "first_prefix_difference",
+    "is_deferred",
     "path_str",
 ]
 
@@ -36,9 +40,18 @@ def path_str(path: tuple[Any, ...]) -> str:
     return jax.tree_util.keystr(path) if path else "<root>"
 
 
+def is_deferred(value: Any) -> bool:
+    """Whether ``value`` is only known when the step runs, so cannot be checked.
+
+    True for tracers and for the hyperparameters :func:`inject_hyperparams`
+    hands to the factory it wraps (their type sets ``_deferred_value``).
+    """
+    return isinstance(value, jax.core.Tracer) or getattr(type(value), "_deferred_value", False)
+
+
 def _concrete(name: str, value: Any) -> np.ndarray | None:
     """The value as a float64 array, or ``None`` if it cannot be inspected."""
-    if value is None or callable(value) or isinstance(value, jax.core.Tracer):
+    if value is None or callable(value) or is_deferred(value):
         return None
     if isinstance(value, (str, bytes)):
         raise TypeError(f"`{name}` must be a number, an array or a schedule, got {value!r}")
@@ -219,6 +232,117 @@ def _first_structure_difference(reference: Any, tree: Any) -> str:
     )
 
 
+def _children(node: Any) -> tuple[list[Any], list[Any], Any]:
+    """One level of a pytree node: child keys, children and the node's def."""
+    keyed, treedef = jax.tree_util.tree_flatten_with_path(
+        node, is_leaf=lambda x: x is not node
+    )
+    return [k[0] for k, _ in keyed], [c for _, c in keyed], treedef
+
+
+def _is_leaf(node: Any) -> bool:
+    return jax.tree_util.treedef_is_leaf(jax.tree.structure(node)) and (
+        jax.tree.leaves(node) == [node]
+    )
+
+
+def first_prefix_difference(
+    prefix: Any,
+    tree: Any,
+    path: tuple[Any, ...] = (),
+    *,
+    prefix_name: str = "prefix",
+    tree_name: str = "tree",
+) -> str | None:
+    """Where ``prefix`` stops being a tree prefix of ``tree``, or ``None``.
+
+    Returns:
+      A message naming the first differing path, or ``None`` if every leaf of
+      ``prefix`` sits on a node of ``tree``.
+    """
+    if _is_leaf(prefix):
+        return None
+    keys, children, treedef = _children(prefix)
+    if _is_leaf(tree) or tree is None:
+        what = "None" if tree is None else f"a leaf of shape {np.shape(tree)}"
+        return (
+            f"at {path_str(path)} the {prefix_name} has a {type(prefix).__name__} "
+            f"node, the {tree_name} {what}"
+        )
+    tree_keys, tree_children, tree_def = _children(tree)
+    names, tree_names = [str(k) for k in keys], [str(k) for k in tree_keys]
+    only_prefix = [k for k in keys if str(k) not in tree_names]
+    only_tree = [k for k in tree_keys if str(k) not in names]
+    if only_prefix or only_tree:
+        parts = []
+        if only_prefix:
+            parts.append(f"{path_str(path + (only_prefix[0],))} is in the {prefix_name} "
+                         f"but not in the {tree_name}")
+        if only_tree:
+            parts.append(f"{path_str(path + (only_tree[0],))} is in the {tree_name} "
+                         f"but not in the {prefix_name}")
+        return "; ".join(parts)
+    if type(prefix) is not type(tree):
+        return (
+            f"at {path_str(path)} the {prefix_name} has a {type(prefix).__name__} "
+            f"node, the {tree_name} a {type(tree).__name__}"
+        )
+    for key, child, tree_child in zip(keys, children, tree_children):
+        found = first_prefix_difference(
+            child, tree_child, path + (key,), prefix_name=prefix_name, tree_name=tree_name
+        )
+        if found is not None:
+            return found
+    if treedef != tree_def:
+        return f"at {path_str(path)}: expected {treedef}, got {tree_def}"
+    return None
+
+
+def check_tree_prefix(
+    prefix: Any, tree: Any, *, prefix_name: str, tree_name: str, where: str, hint: str = ""
+) -> None:
+    """Raises ``ValueError`` unless ``prefix`` is a tree prefix of ``tree``.
+
+    A mask or label tree may stop above the leaves of the params (one label
+    for a whole subtree), but every node it has must exist in ``tree``.
+
+    Raises:
+      ValueError: naming the first differing path.
+    """
+    treedef = jax.tree.structure(prefix)
+    try:
+        treedef.flatten_up_to(tree)
+        return
+    except (ValueError, TypeError):
+        pass
+    where_differs = first_prefix_difference(
+        prefix, tree, prefix_name=prefix_name, tree_name=tree_name
+    ) or "the structures differ"
+    raise ValueError(
+        f"{where}: {prefix_name} does not match {tree_name}: {where_differs}{hint}"
+    )
+
+
+def check_int_at_least(name: str, value: Any, minimum: int, *, where: str = "") -> None:
+    """Raises unless ``value`` is an integer >= ``minimum`` (tracers pass).
+
+    Raises:
+      TypeError: ``value`` is not an integer (bools are rejected).
+      ValueError: ``value`` is below ``minimum``.
+    """
+    if isinstance(value, jax.core.Tracer):
+        return
+    prefix = f"{where}: " if where else ""
+    is_int = isinstance(value, (int, np.integer)) or (
+        np.ndim(value) == 0 and jnp.issubdtype(getattr(value, "dtype", np.float64), jnp.integer)
+    )
+    if isinstance(value, (bool, np.bool_)) or not is_int:
+        raise TypeError(
+            f"{prefix}`{name}` must be an integer >= {minimum}, got "
+            f"{type(value).__name__}: {value!r}"
+        )
+    if int(value) < minimum:
+        raise ValueError(f"{prefix}`{name}` must be >= {minimum}, got {int(value)}")
 def check_params(params: Any, where: str) -> None:
     """``init``'s check: every params leaf is floating point."""
     check_float_leaves(params, what="params", where=f"{where}.init")

@@ -30,6 +30,9 @@ def scale(step_size: jax.typing.ArrayLike) -> GradientTransformation:
 
     .. math:: u \leftarrow \alpha\, u
 
+    Updates keep their dtype: a float32 array ``step_size`` does not promote
+    bfloat16 updates (optax's ``scale`` does).
+
     Args:
       step_size: :math:`\alpha`, a number or array (may be negative).
 
@@ -40,7 +43,7 @@ def scale(step_size: jax.typing.ArrayLike) -> GradientTransformation:
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        return jax.tree.map(lambda g: step_size * g, updates), state
+        return jax.tree.map(lambda g: (step_size * g).astype(g.dtype), updates), state
 
     return GradientTransformation(init_empty_state, update_fn)
 

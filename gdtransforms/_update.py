@@ -85,9 +85,8 @@ def periodic_update(
     Returns:
       ``new_tensors`` when ``steps % update_period == 0``, else ``old_tensors``.
     """
-    return jax.lax.cond(
-        jnp.mod(steps, update_period) == 0,
-        lambda _: new_tensors,
-        lambda _: old_tensors,
-        None,
-    )
+    refresh = jnp.mod(steps, update_period) == 0
+    if not isinstance(refresh, jax.core.Tracer):
+        # Concrete step (eager code): choose in Python, compiling nothing.
+        return new_tensors if bool(refresh) else old_tensors
+    return jax.lax.cond(refresh, lambda _: new_tensors, lambda _: old_tensors, None)
