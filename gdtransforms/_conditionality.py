@@ -8,7 +8,7 @@ from typing import Any, NamedTuple, Protocol
 import jax
 import jax.numpy as jnp
 
-from gdtransforms import _tree
+from gdtransforms import _checks, _tree
 from gdtransforms._base import (
     GradientTransformation,
     OptState,
@@ -141,6 +141,7 @@ def conditionally_transform(
         )
 
     def update_fn(updates, state, params=None, **extra_args):
+        _checks.check_state(state, ConditionallyTransformState, "conditionally_transform")
         kwargs = extra_args if forward_extra_args else {}
         condition = bool_scalar(
             should_transform_fn(state.step, **kwargs), "conditionally_transform",
@@ -202,6 +203,7 @@ def conditionally_mask(
         )
 
     def update_fn(updates, state, params=None, **extra_args):
+        _checks.check_state(state, ConditionallyMaskState, "conditionally_mask")
         kwargs = extra_args if forward_extra_args else {}
         condition = bool_scalar(
             should_transform_fn(state.step, **kwargs), "conditionally_mask",

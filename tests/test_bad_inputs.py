@@ -26,6 +26,8 @@ MISSING_LEAF = {"dense": {"w": jnp.ones((2, 3)), "b": jnp.ones(3)}, "out": []}
 RENAMED = {"dense": {"w": jnp.ones((2, 3)), "bias": jnp.ones(3)}, "out": [jnp.ones(3)]}
 AS_TUPLE = {"dense": {"w": jnp.ones((2, 3)), "b": jnp.ones(3)}, "out": (jnp.ones(3),)}
 INT_LEAF = {"w": jnp.ones(3), "step": jnp.zeros((), jnp.int32)}
+ALL_A = {"dense": {"w": "a", "b": "a"}, "out": ["a"]}
+SYNCED = gdt.LookaheadParams.init_synced(PARAMS)
 
 Run = Callable[..., Any]
 
@@ -139,6 +141,119 @@ ROWS: list[Bad] = [
         ValueError,
         "unique",
     ),
+    # -- Schedules and live hyperparameters.
+    factory("linear_schedule_0_steps", lambda: gdt.linear_schedule(1.0, 0.0, 0), ValueError, "transition_steps"),
+    factory("cosine_decay_0_steps", lambda: gdt.cosine_decay_schedule(1.0, 0), ValueError, "decay_steps"),
+    factory("exponential_decay_negative_rate", lambda: gdt.exponential_decay(1.0, 10, -0.5), ValueError, "decay_rate"),
+    factory(
+        "warmup_longer_than_schedule",
+        lambda: gdt.warmup_cosine_decay_schedule(0.0, 1.0, 10, 5),
+        ValueError,
+        "warmup_steps",
+    ),
+    factory(
+        "piecewise_negative_scale",
+        lambda: gdt.piecewise_constant_schedule(1.0, {10: -1.0}),
+        ValueError,
+        r"boundaries_and_scales\[10\]",
+    ),
+    factory(
+        "interpolate_type",
+        lambda: gdt.piecewise_interpolate_schedule("quadratic", 1.0, {}),
+        ValueError,
+        "interpolate_type",
+    ),
+    factory(
+        "join_boundaries_decrease",
+        lambda: gdt.join_schedules([gdt.constant_schedule(1.0)] * 3, [10, 5]),
+        ValueError,
+        "`boundaries` must increase",
+    ),
+    factory(
+        "join_boundaries_count",
+        lambda: gdt.join_schedules([gdt.constant_schedule(1.0)] * 3, [10]),
+        ValueError,
+        "`boundaries` must have one entry fewer",
+    ),
+    factory("sgdr_without_decay_steps", lambda: gdt.sgdr_schedule([{"init_value": 1.0}]), ValueError, r"cosine_kwargs\[0\]"),
+    factory(
+        "onecycle_phases_overlap",
+        lambda: gdt.linear_onecycle_schedule(100, 1.0, pct_start=0.9, pct_final=0.5),
+        ValueError,
+        "pct_start",
+    ),
+    factory("inject_negative_lr", lambda: gdt.inject_hyperparams(gdt.adam)(learning_rate=-1.0), ValueError, "learning_rate"),
+    factory("inject_string_lr", lambda: gdt.inject_hyperparams(gdt.sgd)(learning_rate="0.1"), TypeError, "learning_rate"),
+    factory("plateau_factor_above_1", lambda: gdt.reduce_on_plateau(factor=1.5), ValueError, "`factor`"),
+    factory("plateau_patience_0", lambda: gdt.reduce_on_plateau(patience=0), ValueError, "`patience`"),
+    Bad("plateau_without_value", update(lambda: gdt.reduce_on_plateau(), PARAMS), ValueError, "value=loss"),
+    # -- Wrappers: MultiSteps k = 0, masks and labels that do not match params.
+    factory("multisteps_k_0", lambda: gdt.MultiSteps(gdt.adam(0.1), 0), ValueError, "every_k_schedule"),
+    Bad(
+        "multisteps_k_schedule_gives_0",  # A traced k cannot be checked: eager only.
+        update(lambda: gdt.MultiSteps(gdt.adam(0.1), lambda step: 0).gradient_transformation(), PARAMS),
+        ValueError,
+        "every_k_schedule",
+        traced=False,
+    ),
+    factory("lookahead_sync_period_0", lambda: gdt.lookahead(gdt.sgd(0.1), 0, 0.5), ValueError, "sync_period"),
+    factory("lookahead_slow_step_size_0", lambda: gdt.lookahead(gdt.sgd(0.1), 2, 0.0), ValueError, "slow_step_size"),
+    factory("apply_if_finite_negative", lambda: gdt.apply_if_finite(gdt.sgd(0.1), -1), ValueError, "max_consecutive_errors"),
+    factory(
+        "conditionally_mask_not_callable",
+        lambda: gdt.conditionally_mask(gdt.sgd(0.1), 3),
+        TypeError,
+        "should_transform_fn",
+    ),
+    factory("ema_params_decay", lambda: gdt.ema_params(1.5), ValueError, "`decay`"),
+    Bad(
+        "masked_mask_missing_a_subtree",
+        init(lambda: gdt.masked(gdt.adam(0.1), {"dense": True}), PARAMS),
+        ValueError,
+        r"masked: mask does not match params: \['out'\]",
+    ),
+    Bad(
+        "masked_mask_not_bool",
+        init(lambda: gdt.masked(gdt.adam(0.1), {"dense": {"w": 1.0, "b": True}, "out": [True]}), PARAMS),
+        TypeError,
+        r"mask leaf at \['dense'\]\['w'\] must be a bool",
+    ),
+    Bad(
+        "adamw_mask_mismatch",
+        init(lambda: gdt.adamw(0.1, mask={"dense": {"w": True}, "out": [True]}), PARAMS),
+        ValueError,
+        r"mask does not match params: \['dense'\]\['b'\]",
+    ),
+    Bad(
+        "partition_unknown_label",
+        init(lambda: gdt.partition({"a": gdt.sgd(0.1)}, {**ALL_A, "dense": {"w": "a", "b": "b"}}), PARAMS),
+        ValueError,
+        r"label at \['dense'\]\['b'\] is 'b', which has no transformation",
+    ),
+    Bad(
+        "partition_labels_mismatch",
+        init(lambda: gdt.partition({"a": gdt.sgd(0.1)}, {"dense": "a", "out": ["a", "a"]}), PARAMS),
+        ValueError,
+        r"label tree does not match params: \['out'\]\[1\]",
+    ),
+    Bad(
+        "freeze_mask_mismatch",
+        init(lambda: gdt.freeze({"dense": True, "outs": [True]}), PARAMS),
+        ValueError,
+        r"freeze: mask does not match params: \['outs'\]",
+    ),
+    Bad(
+        "lookahead_plain_params",
+        lambda run: (lambda tx: run(tx.update, PARAMS, tx.init(SYNCED), PARAMS))(gdt.lookahead(gdt.sgd(0.1), 2, 0.5)),
+        TypeError,
+        "LookaheadParams",
+    ),
+    Bad(
+        "lookahead_without_params",
+        lambda run: (lambda tx: run(tx.update, PARAMS, tx.init(SYNCED)))(gdt.lookahead(gdt.sgd(0.1), 2, 0.5)),
+        ValueError,
+        "params",
+    ),
     # -- Integer and boolean params.
     Bad("adam_int_params", init(lambda: gdt.adam(0.1), INT_LEAF), TypeError, r"\['step'\].*int32"),
     Bad("sgd_int_params", init(lambda: gdt.sgd(0.1), INT_LEAF), TypeError, r"\['step'\].*int32"),
@@ -243,6 +358,48 @@ ROWS: list[Bad] = [
         restored(lambda: gdt.scale_by_schedule(lambda c: 0.1), lambda: gdt.scale(0.1)),
         TypeError,
         r"expected state ScaleByScheduleState\(count\).*got EmptyState",
+    ),
+    Bad(
+        "adam_state_into_multisteps",
+        restored(lambda: gdt.MultiSteps(gdt.adam(0.1), 2).gradient_transformation(), lambda: gdt.adam(0.1)),
+        TypeError,
+        r"MultiSteps.update: expected state MultiStepsState\(mini_step, gradient_step",
+    ),
+    Bad(
+        "multisteps_state_into_adam",
+        restored(lambda: gdt.adam(0.1), lambda: gdt.MultiSteps(gdt.adam(0.1), 2).gradient_transformation()),
+        ValueError,
+        "chain: expected a state tuple of 2 entries",
+    ),
+    Bad(
+        "adam_state_into_masked",
+        restored(lambda: gdt.masked(gdt.adam(0.1), True), lambda: gdt.adam(0.1)),
+        TypeError,
+        r"masked.update: expected state MaskedState\(inner_state\)",
+    ),
+    Bad(
+        "sgd_state_into_apply_if_finite",
+        restored(lambda: gdt.apply_if_finite(gdt.sgd(0.1), 3), lambda: gdt.sgd(0.1)),
+        TypeError,
+        r"apply_if_finite.update: expected state ApplyIfFiniteState",
+    ),
+    Bad(
+        "adam_state_into_inject_hyperparams",
+        restored(lambda: gdt.inject_hyperparams(gdt.adam)(learning_rate=0.1), lambda: gdt.adam(0.1)),
+        TypeError,
+        "inject_hyperparams: expected an InjectStatefulHyperparamsState",
+    ),
+    Bad(
+        "adam_state_into_partition",
+        restored(lambda: gdt.partition({"a": gdt.adam(0.1)}, ALL_A), lambda: gdt.adam(0.1)),
+        TypeError,
+        r"partition.update: expected state PartitionState\(inner_states\)",
+    ),
+    Bad(
+        "tuple_state_into_named_chain",
+        restored(lambda: gdt.named_chain(("opt", gdt.sgd(0.1))), lambda: gdt.sgd(0.1)),
+        TypeError,
+        r"named_chain: expected a dict of states by name \['opt'\]",
     ),
     Bad(
         "named_chain_state_of_another_chain",
