@@ -162,10 +162,49 @@ from gdtransforms._tree_api import (
 )
 
 # -- Scale-out and persistence --------------------------------------------------
+from gdtransforms._checkpoint import restore_state, save_state
+from gdtransforms._sharding import state_shardings, zero_state_shardings
 
 # -- Flat fused path ------------------------------------------------------------
 
 # -- Training toolkit -----------------------------------------------------------
+from gdtransforms._checklist import (
+    CheckResult,
+    check_initial_loss,
+    check_regularization,
+    overfit_tiny_subset,
+)
+from gdtransforms._data import (
+    BatchSizeAdvice,
+    EpochIndices,
+    batch_size_advice,
+    epoch_indices,
+    gather_batches,
+    minibatches,
+    num_examples,
+    scan_epoch,
+)
+from gdtransforms._doctor import READINGS, Diagnosis, Finding, diagnose, smooth_curve
+from gdtransforms._plot import (
+    daily_temperatures,
+    ema_curve,
+    plot_ema,
+    plot_loss_curves,
+    plot_paths,
+    plot_schedules,
+)
+from gdtransforms._surfaces import (
+    SURFACES,
+    Path,
+    Surface,
+    beale,
+    elongated_bowl,
+    himmelblau,
+    plateau,
+    rosenbrock,
+    run_path,
+    saddle,
+)
 
 __version__ = "0.1.0"
 
@@ -318,9 +357,46 @@ __all__ = [
     "zero_nans",
 
     # -- Scale-out and persistence.
+    "restore_state",
+    "save_state",
+    "state_shardings",
+    "zero_state_shardings",
 
     # -- Flat fused path.
 
     # -- Training toolkit.
+    "READINGS",
+    "SURFACES",
+    "BatchSizeAdvice",
+    "CheckResult",
+    "Diagnosis",
+    "EpochIndices",
+    "Finding",
+    "Path",
+    "Surface",
+    "batch_size_advice",
+    "beale",
+    "check_initial_loss",
+    "check_regularization",
+    "daily_temperatures",
+    "diagnose",
+    "elongated_bowl",
+    "ema_curve",
+    "epoch_indices",
+    "gather_batches",
+    "himmelblau",
+    "minibatches",
+    "num_examples",
+    "overfit_tiny_subset",
+    "plateau",
+    "plot_ema",
+    "plot_loss_curves",
+    "plot_paths",
+    "plot_schedules",
+    "rosenbrock",
+    "run_path",
+    "saddle",
+    "scan_epoch",
+    "smooth_curve",
 
 ]

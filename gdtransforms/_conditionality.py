@@ -110,6 +110,47 @@ def _check_callable(fn: Any, where: str) -> None:
         )
 
 
+def _conditional(
+    inner: Any,
+    should_transform_fn: ConditionFn,
+    forward_extra_args: bool,
+    *,
+    where: str,
+    state_cls: type,
+    zero_when_skipped: bool,
+) -> GradientTransformation:
+    """The shared body: call ``inner`` when the condition holds, else skip it.
+
+    A skipped step leaves the inner state as it was and returns either zero
+    updates (``zero_when_skipped``) or the incoming updates.
+    """
+    _check_callable(should_transform_fn, where)
+    inner = with_extra_args_support(inner)
+
+    def init_fn(params):
+        return state_cls(step=jnp.zeros([], jnp.int32), inner_state=inner.init(params))
+
+    def update_fn(updates, state, params=None, **extra_args):
+        _checks.check_state(state, state_cls, where)
+        kwargs = extra_args if forward_extra_args else {}
+        condition = bool_scalar(
+            should_transform_fn(state.step, **kwargs), where, "should_transform_fn"
+        )
+
+        def do_update(_):
+            return inner.update(updates, state.inner_state, params, **extra_args)
+
+        def skip(_):
+            zeros = inner_update_zeros(inner, updates, state.inner_state, params, extra_args)
+            kept = zeros if zero_when_skipped else _tree.cast_like(updates, zeros)
+            return kept, state.inner_state
+
+        updates, inner_state = cond(condition, do_update, skip, None)
+        return updates, state_cls(step=_tree.safe_increment(state.step), inner_state=inner_state)
+
+    return GradientTransformation(init_fn, update_fn)
+
+
 def conditionally_transform(
     inner: Any, should_transform_fn: ConditionFn, forward_extra_args: bool = False
 ) -> GradientTransformation:
@@ -132,35 +173,14 @@ def conditionally_transform(
       A :class:`GradientTransformation` whose state is
       :class:`ConditionallyTransformState`.
     """
-    _check_callable(should_transform_fn, "conditionally_transform")
-    inner = with_extra_args_support(inner)
-
-    def init_fn(params):
-        return ConditionallyTransformState(
-            inner_state=inner.init(params), step=jnp.zeros([], jnp.int32)
-        )
-
-    def update_fn(updates, state, params=None, **extra_args):
-        _checks.check_state(state, ConditionallyTransformState, "conditionally_transform")
-        kwargs = extra_args if forward_extra_args else {}
-        condition = bool_scalar(
-            should_transform_fn(state.step, **kwargs), "conditionally_transform",
-            "should_transform_fn",
-        )
-
-        def do_update(_):
-            return inner.update(updates, state.inner_state, params, **extra_args)
-
-        def pass_through(_):
-            zeros = inner_update_zeros(inner, updates, state.inner_state, params, extra_args)
-            return _tree.cast_like(updates, zeros), state.inner_state
-
-        updates, inner_state = cond(condition, do_update, pass_through, None)
-        return updates, ConditionallyTransformState(
-            inner_state=inner_state, step=_tree.safe_increment(state.step)
-        )
-
-    return GradientTransformation(init_fn, update_fn)
+    return _conditional(
+        inner,
+        should_transform_fn,
+        forward_extra_args,
+        where="conditionally_transform",
+        state_cls=ConditionallyTransformState,
+        zero_when_skipped=False,
+    )
 
 
 def conditionally_mask(
@@ -194,32 +214,11 @@ def conditionally_mask(
       >>> u0, u1
       (Array([-1.], dtype=float32), Array([0.], dtype=float32))
     """
-    _check_callable(should_transform_fn, "conditionally_mask")
-    inner = with_extra_args_support(inner)
-
-    def init_fn(params):
-        return ConditionallyMaskState(
-            step=jnp.zeros([], jnp.int32), inner_state=inner.init(params)
-        )
-
-    def update_fn(updates, state, params=None, **extra_args):
-        _checks.check_state(state, ConditionallyMaskState, "conditionally_mask")
-        kwargs = extra_args if forward_extra_args else {}
-        condition = bool_scalar(
-            should_transform_fn(state.step, **kwargs), "conditionally_mask",
-            "should_transform_fn",
-        )
-
-        def do_update(_):
-            return inner.update(updates, state.inner_state, params, **extra_args)
-
-        def reject(_):
-            zeros = inner_update_zeros(inner, updates, state.inner_state, params, extra_args)
-            return zeros, state.inner_state
-
-        updates, inner_state = cond(condition, do_update, reject, None)
-        return updates, ConditionallyMaskState(
-            step=_tree.safe_increment(state.step), inner_state=inner_state
-        )
-
-    return GradientTransformation(init_fn, update_fn)
+    return _conditional(
+        inner,
+        should_transform_fn,
+        forward_extra_args,
+        where="conditionally_mask",
+        state_cls=ConditionallyMaskState,
+        zero_when_skipped=True,
+    )

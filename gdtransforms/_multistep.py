@@ -69,6 +69,10 @@ def skip_large_updates(
     return should_skip, {"should_skip": should_skip, "norm_squared": norm_sq}
 
 
+def _at_least_float32(leaf: Any) -> Any:
+    return jnp.promote_types(jnp.result_type(leaf), jnp.float32)
+
+
 class MultiStepsState(NamedTuple):
     """The state of :class:`MultiSteps`.
 
@@ -123,8 +127,9 @@ class MultiSteps:
         (bool, skip_state)``; a skipped mini-step changes nothing but
         ``skip_state``. See :func:`skip_not_finite` and
         :func:`skip_large_updates`.
-      accumulator_dtype: dtype of ``acc_grads`` (float32 by default, also for
-        bfloat16 params).
+      accumulator_dtype: dtype of ``acc_grads``; by default each leaf's dtype
+        promoted to at least float32 (float32 for bfloat16 and float16 params,
+        float64 and complex params keep their own).
 
     Example:
       >>> import jax.numpy as jnp
@@ -143,7 +148,7 @@ class MultiSteps:
         every_k_schedule: int | Callable[[jax.Array], jax.typing.ArrayLike],
         use_grad_mean: bool = True,
         should_skip_update_fn: ShouldSkipUpdateFunction | None = None,
-        accumulator_dtype: Any = jnp.float32,
+        accumulator_dtype: Any | None = None,
     ):
         self._opt = with_extra_args_support(opt)
         if callable(every_k_schedule):
@@ -183,7 +188,10 @@ class MultiSteps:
             mini_step=jnp.zeros([], jnp.int32),
             gradient_step=gradient_step,
             inner_opt_state=self._opt.init(params),
-            acc_grads=_tree.zeros_like(params, self._accumulator_dtype),
+            acc_grads=jax.tree.map(
+                lambda p: _tree.zeros_like(p, self._accumulator_dtype or _at_least_float32(p)),
+                params,
+            ),
             skip_state=skip_state,
         )
 

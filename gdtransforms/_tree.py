@@ -29,7 +29,9 @@ def _full(leaf: Any, fill_value: Any, dtype: Any) -> Any:
         return jax.ShapeDtypeStruct(
             leaf.shape, dtype or leaf.dtype, sharding=leaf.sharding
         )
-    return jnp.full_like(leaf, fill_value, dtype=dtype)
+    # An explicit dtype also drops weak typing: a weakly typed param would
+    # otherwise give a state whose type changes after the first update.
+    return jnp.full_like(leaf, fill_value, dtype=dtype or jnp.result_type(leaf))
 
 
 def zeros_like(tree: Any, dtype: Any = None) -> Any:

@@ -1,0 +1,122 @@
+"""Numbers read off a loss curve: smoothing, trend, noise, shape."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Shape",
+    "finite_prefix",
+    "first_below",
+    "fmt",
+    "robust_std",
+    "shape",
+    "smooth_curve",
+    "trend_t",
+    "val_steps",
+]
+
+
+def smooth_curve(values: Any, window: int) -> np.ndarray:
+    """Centred moving average; the window shrinks at both ends.
+
+    Point ``t`` averages ``values[t - window // 2 : t - window // 2 + window]``
+    (clipped to the curve), so an even window leans one point back.
+
+    Args:
+      values: a 1-D curve.
+      window: the number of points averaged (>= 1).
+
+    Returns:
+      A float64 array as long as ``values``.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    window = max(1, min(int(window), len(x)))
+    if window == 1 or len(x) == 0:
+        return x.copy()
+    csum = np.concatenate([[0.0], np.cumsum(x)])
+    half = window // 2
+    lo = np.clip(np.arange(len(x)) - half, 0, len(x))
+    hi = np.clip(np.arange(len(x)) - half + window, 0, len(x))
+    return (csum[hi] - csum[lo]) / (hi - lo)
+
+
+def finite_prefix(x: np.ndarray) -> int:
+    """The number of values before the first NaN/inf."""
+    bad = np.flatnonzero(~np.isfinite(x))
+    return int(bad[0]) if len(bad) else len(x)
+
+
+def robust_std(x: np.ndarray) -> float:
+    """1.4826 times the median absolute deviation: the std of normal noise, robust to spikes."""
+    if len(x) < 2:
+        return 0.0
+    return float(1.4826 * np.median(np.abs(x - np.median(x))))
+
+
+def trend_t(x: np.ndarray) -> float:
+    """The t statistic of the least-squares slope of ``x`` over its index."""
+    n = len(x)
+    if n < 3:
+        return 0.0
+    t = np.arange(n, dtype=np.float64)
+    t -= t.mean()
+    slope = float(np.dot(t, x - x.mean()) / np.dot(t, t))
+    resid = x - x.mean() - slope * t
+    sigma = math.sqrt(float(np.dot(resid, resid)) / (n - 2))
+    if sigma == 0.0:
+        return 0.0 if slope == 0.0 else math.copysign(math.inf, slope)
+    return slope / (sigma / math.sqrt(float(np.dot(t, t))))
+
+
+@dataclasses.dataclass(frozen=True)
+class Shape:
+    """Summary numbers of one finite training curve."""
+
+    n: int
+    start: float  # mean of the first 2% of steps
+    end: float  # mean of the last 10%
+    low: float  # minimum of the smoothed curve
+    low_step: int
+    noise: float  # robust std of the wiggle around the smoothed curve
+    trend_t: float  # t statistic of the linear trend
+    smooth: np.ndarray
+
+
+def shape(x: np.ndarray, steps_per_epoch: int | None) -> Shape:
+    """The :class:`Shape` of a finite curve, smoothed over one epoch (or 1/20 of the run)."""
+    n = len(x)
+    window = steps_per_epoch if steps_per_epoch and steps_per_epoch <= n // 3 else max(1, n // 20)
+    s = smooth_curve(x, window)
+    head = max(1, n // 50)
+    tail = max(1, n // 10)
+    return Shape(
+        n=n,
+        start=float(np.mean(x[:head])),
+        end=float(np.mean(x[-tail:])),
+        low=float(s.min()),
+        low_step=int(np.argmin(s)),
+        noise=robust_std(x - s),
+        trend_t=trend_t(x),
+        smooth=s,
+    )
+
+
+def first_below(s: np.ndarray, level: float) -> int:
+    """The first index where ``s <= level``, or ``len(s)``."""
+    hit = np.flatnonzero(s <= level)
+    return int(hit[0]) if len(hit) else len(s)
+
+
+def fmt(v: float) -> str:
+    """Four significant digits."""
+    return f"{v:.4g}"
+
+
+def val_steps(n_val: int, val_every: int) -> np.ndarray:
+    """The training step after which each validation point was taken."""
+    return (np.arange(n_val) + 1) * val_every - 1
