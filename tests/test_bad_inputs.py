@@ -10,6 +10,7 @@ checks over every stateful optimizer; this table is the cross-API matrix.)
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -72,6 +73,13 @@ def restored(tx, from_tx):
 
 def no_params(tx):
     return update(tx, PARAMS, params=None)
+
+
+def checkpoint(state: Any) -> io.BytesIO:
+    file = io.BytesIO()
+    gdt.save_state(file, state)
+    file.seek(0)
+    return file
 
 
 def factory(id_, make, error, fragment):
@@ -254,6 +262,37 @@ ROWS: list[Bad] = [
         ValueError,
         "params",
     ),
+    # -- Checkpoints restored into the wrong optimizer, or not checkpoints.
+    factory(
+        "checkpoint_of_adam_into_sgd",
+        lambda: gdt.restore_state(checkpoint(gdt.adam(0.1).init(PARAMS)), gdt.sgd(0.1, 0.9).init(PARAMS)),
+        ValueError,
+        r"restore_state: the checkpoint does not match the target state.*\[0\]",
+    ),
+    factory(
+        "checkpoint_of_adam_into_amsgrad",
+        lambda: gdt.restore_state(checkpoint(gdt.adam(0.1).init(PARAMS)), gdt.amsgrad(0.1).init(PARAMS)),
+        ValueError,
+        "ScaleByAmsgradState",
+    ),
+    factory(
+        "checkpoint_of_another_model",
+        lambda: gdt.restore_state(checkpoint(gdt.adam(0.1).init(PARAMS)), gdt.adam(0.1).init(OTHER_MODEL)),
+        ValueError,
+        r"\[0\].mu\['dense'\]\['b'\]",
+    ),
+    factory(
+        "restore_from_a_file_that_is_not_a_checkpoint",
+        lambda: gdt.restore_state(io.BytesIO(b"not a checkpoint"), gdt.adam(0.1).init(PARAMS)),
+        ValueError,
+        "not a gdtransforms state file",
+    ),
+    factory(
+        "save_a_state_with_an_object_leaf",
+        lambda: gdt.save_state(io.BytesIO(), {"count": jnp.zeros([]), "note": object()}),
+        TypeError,
+        r"save_state: the leaf at \['note'\]",
+    ),
     # -- Integer and boolean params.
     Bad("adam_int_params", init(lambda: gdt.adam(0.1), INT_LEAF), TypeError, r"\['step'\].*int32"),
     Bad("sgd_int_params", init(lambda: gdt.sgd(0.1), INT_LEAF), TypeError, r"\['step'\].*int32"),
@@ -394,6 +433,30 @@ ROWS: list[Bad] = [
         restored(lambda: gdt.partition({"a": gdt.adam(0.1)}, ALL_A), lambda: gdt.adam(0.1)),
         TypeError,
         r"partition.update: expected state PartitionState\(inner_states\)",
+    ),
+    Bad(
+        "adam_state_into_lookahead",
+        lambda run: run(gdt.lookahead(gdt.sgd(0.1), 2, 0.5).update, PARAMS, gdt.adam(0.1).init(PARAMS), SYNCED),
+        TypeError,
+        r"lookahead.update: expected state LookaheadState",
+    ),
+    Bad(
+        "adam_state_into_conditionally_mask",
+        restored(lambda: gdt.conditionally_mask(gdt.sgd(0.1), lambda step: step > 0), lambda: gdt.adam(0.1)),
+        TypeError,
+        r"conditionally_mask.update: expected state ConditionallyMaskState",
+    ),
+    Bad(
+        "adam_state_into_ema_params",
+        restored(lambda: gdt.ema_params(0.9), lambda: gdt.adam(0.1)),
+        TypeError,
+        r"ema_params.update: expected state EmaParamsState",
+    ),
+    Bad(
+        "adam_state_into_monitor",
+        restored(lambda: gdt.monitor({"norm": gdt.global_norm}), lambda: gdt.adam(0.1)),
+        TypeError,
+        r"monitor.update: expected state MonitorState",
     ),
     Bad(
         "tuple_state_into_named_chain",
