@@ -64,13 +64,14 @@ def trace(
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
+        _checks.check_state(state, TraceState, "trace")
         _checks.check_updates(updates, state.trace, "trace")
 
         def leaf(g, t):
             new_t = g + decay * t
             u = g + decay * new_t if nesterov else new_t
             new_t = new_t if accumulator_dtype is None else new_t.astype(accumulator_dtype)
-            return u.astype(g.dtype), new_t
+            return u.astype(_tree.update_dtype(g.dtype, t.dtype)), new_t
 
         updates, new_trace = _tree.map_unzip(leaf, updates, state.trace, num_outputs=2)
         return updates, TraceState(trace=new_trace)
@@ -113,11 +114,14 @@ def ema(
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
+        _checks.check_state(state, EmaState, "ema")
         _checks.check_updates(updates, state.ema, "ema")
         count = _tree.safe_increment(state.count)
         new_ema = jax.tree.map(lambda g, t: (1 - decay) * g + decay * t, updates, state.ema)
         out = bias_correction(new_ema, decay, count) if debias else new_ema
-        out = jax.tree.map(lambda u, g: u.astype(g.dtype), out, updates)
+        out = jax.tree.map(
+            lambda u, g: u.astype(_tree.update_dtype(g.dtype, u.dtype)), out, updates
+        )
         return out, EmaState(count=count, ema=_tree.cast(new_ema, accumulator_dtype))
 
     return GradientTransformation(init_fn, update_fn)

@@ -100,6 +100,7 @@ def scale_by_adam(
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
+        _checks.check_state(state, ScaleByAdamState, "scale_by_adam")
         _checks.check_updates(updates, state.mu, "scale_by_adam")
         count = _tree.safe_increment(state.count)
         correction1, correction2 = bias_correction_factor(b1, count), bias_correction_factor(b2, count)
@@ -120,9 +121,10 @@ def scale_by_adam(
             else:
                 mu_hat = new_mu / correction1.astype(new_mu.dtype)
             nu_hat = new_nu / correction2.astype(new_nu.dtype)
-            u = mu_hat / (jnp.sqrt(nu_hat + eps_root) + eps)
+            u = mu_hat / (jnp.sqrt(_tree.widen_f16(nu_hat) + eps_root) + eps)
             new_mu = new_mu if mu_dtype is None else new_mu.astype(mu_dtype)
-            return u.astype(g.dtype), new_mu, new_nu.astype(nu.dtype)
+            u = u.astype(_tree.update_dtype(g.dtype, mu.dtype))  # As optax for float16.
+            return u, new_mu, new_nu.astype(nu.dtype)
 
         updates, mu, nu = _tree.map_unzip(leaf, updates, state.mu, state.nu, num_outputs=3)
         return updates, ScaleByAdamState(count=count, mu=mu, nu=nu)
@@ -174,19 +176,21 @@ def scale_by_amsgrad(
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
+        _checks.check_state(state, ScaleByAmsgradState, "scale_by_amsgrad")
         _checks.check_updates(updates, state.mu, "scale_by_amsgrad")
         count = _tree.safe_increment(state.count)
         correction1, correction2 = bias_correction_factor(b1, count), bias_correction_factor(b2, count)
 
         def leaf(g, mu, nu, nu_max):
+            out_dtype = _tree.update_dtype(g.dtype, mu.dtype)
             mu = (1 - b1) * g + b1 * mu
             nu = (1 - b2) * _tree.abs_sq(g) + b2 * nu
             mu_hat = mu / correction1.astype(mu.dtype) if bias_correction_mu else mu
             nu_eff = nu / correction2.astype(nu.dtype) if bias_correction_nu else nu
             nu_max = jnp.maximum(nu_max, nu_eff)
-            u = mu_hat / (jnp.sqrt(nu_max + eps_root) + eps)
+            u = mu_hat / (jnp.sqrt(_tree.widen_f16(nu_max) + eps_root) + eps)
             mu = mu if mu_dtype is None else mu.astype(mu_dtype)
-            return u.astype(g.dtype), mu, nu, nu_max
+            return u.astype(out_dtype), mu, nu, nu_max
 
         updates, mu, nu, nu_max = _tree.map_unzip(
             leaf, updates, state.mu, state.nu, state.nu_max, num_outputs=4
@@ -229,15 +233,19 @@ def scale_by_adamax(
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
+        _checks.check_state(state, ScaleByAdamState, "scale_by_adamax")
         _checks.check_updates(updates, state.mu, "scale_by_adamax")
         count = _tree.safe_increment(state.count)
         correction1 = bias_correction_factor(b1, count)
 
         def leaf(g, mu, nu):
             mu = (1 - b1) * g + b1 * mu
-            nu = jnp.maximum(jnp.abs(g) + eps, b2 * nu)
-            u = (mu / correction1.astype(mu.dtype)) / nu
-            return u.astype(g.dtype), mu, nu
+            # The maximum in float32 for float16: eps = 1e-8 is 0 in float16.
+            wide_nu = jnp.maximum(
+                _tree.widen_f16(jnp.abs(g)) + eps, b2 * _tree.widen_f16(nu)
+            )
+            u = (mu / correction1.astype(mu.dtype)) / wide_nu
+            return u.astype(g.dtype), mu, wide_nu.astype(nu.dtype)
 
         updates, mu, nu = _tree.map_unzip(leaf, updates, state.mu, state.nu, num_outputs=3)
         return updates, ScaleByAdamState(count=count, mu=mu, nu=nu)

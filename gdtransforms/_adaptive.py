@@ -92,6 +92,7 @@ def scale_by_rss(
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
+        _checks.check_state(state, ScaleByRssState, "scale_by_rss")
         _checks.check_updates(updates, state.sum_of_squares, "scale_by_rss")
 
         def leaf(g, h):
@@ -154,6 +155,9 @@ def scale_by_rms(
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
+        _checks.check_state(
+            state, ScaleByRmsWithCountState if bias_correction else ScaleByRmsState, "scale_by_rms"
+        )
         _checks.check_updates(updates, state.nu, "scale_by_rms")
         count = _tree.safe_increment(state.count) if bias_correction else None
         correction = bias_correction_factor(decay, count) if bias_correction else None
@@ -161,7 +165,7 @@ def scale_by_rms(
         def leaf(g, nu):
             nu = (1 - decay) * _tree.abs_sq(g) + decay * nu
             nu_hat = nu / correction.astype(nu.dtype) if bias_correction else nu
-            u = _inverse_root(nu_hat, eps, eps_in_sqrt) * g
+            u = _inverse_root(_tree.widen_f16(nu_hat), eps, eps_in_sqrt) * g
             return u.astype(g.dtype), nu
 
         updates, nu = _tree.map_unzip(leaf, updates, state.nu, num_outputs=2)
@@ -215,6 +219,11 @@ def scale_by_stddev(
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
+        _checks.check_state(
+            state,
+            ScaleByRStdDevWithCountState if bias_correction else ScaleByRStdDevState,
+            "scale_by_stddev",
+        )
         _checks.check_updates(updates, state.nu, "scale_by_stddev")
         count = _tree.safe_increment(state.count) if bias_correction else None
         correction = bias_correction_factor(decay, count) if bias_correction else None
@@ -227,7 +236,7 @@ def scale_by_stddev(
                 mu_hat, nu_hat = mu / correction.astype(mu.dtype), nu / correction.astype(nu.dtype)
             # Clamped: rounding can make the difference slightly negative, and
             # sqrt would then give NaN (optax lets it through).
-            variance = jnp.maximum(nu_hat - _tree.abs_sq(mu_hat), 0)
+            variance = jnp.maximum(_tree.widen_f16(nu_hat - _tree.abs_sq(mu_hat)), 0)
             u = _inverse_root(variance, eps, eps_in_sqrt) * g
             return u.astype(g.dtype), mu, nu
 

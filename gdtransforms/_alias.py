@@ -10,6 +10,7 @@ from typing import Any
 
 import jax
 
+from gdtransforms import _checks
 from gdtransforms._accumulation import ema, trace
 from gdtransforms._adaptive import scale_by_rms, scale_by_rss, scale_by_stddev
 from gdtransforms._base import GradientTransformation, ScalarOrSchedule, identity
@@ -58,6 +59,8 @@ def sgd(
       >>> print(f"{float(f(w)):.4f}")
       0.0000
     """
+    if momentum is not None:
+        _checks.check_decay("momentum", momentum)  # Named as the caller knows it.
     momentum_tx = (
         identity()
         if momentum is None
@@ -98,6 +101,7 @@ def ema_momentum(
       >>> updates  # -(1 - 0.9) * 1
       Array([-0.1], dtype=float32)
     """
+    _checks.check_decay("beta", beta)
     return chain(
         ema(decay=beta, debias=debias, accumulator_dtype=accumulator_dtype),
         scale_by_learning_rate(learning_rate),
@@ -177,6 +181,8 @@ def rmsprop(
       >>> [round(float(u), 5) for u in updates]  # -0.01 * 2 / sqrt(0.1 * 4)
       [-0.03162]
     """
+    if momentum is not None:
+        _checks.check_decay("momentum", momentum)
     scaling = scale_by_stddev if centered else scale_by_rms
     return chain(
         scaling(

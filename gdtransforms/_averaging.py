@@ -143,6 +143,7 @@ def ema_params(
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
+        _checks.check_state(state, EmaParamsState, "ema_params")
         new_params = apply_updates(require_params(params), updates)
         beta = beta_at(state.count)
         def average(v: jax.Array, p: jax.Array) -> jax.Array:
@@ -202,6 +203,7 @@ def polyak_params(
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
+        _checks.check_state(state, PolyakParamsState, "polyak_params")
         new_params = apply_updates(require_params(params), updates)
         t = _tree.safe_increment(state.count)
         take = jnp.logical_and(t >= start, (t - start) % every == 0)

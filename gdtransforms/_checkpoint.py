@@ -100,7 +100,13 @@ def _to_numpy(path: str, leaf: Any) -> np.ndarray:
         )
     # device_get is an explicit transfer: saving works under
     # jax.transfer_guard("disallow").
-    return np.asarray(jax.device_get(leaf))
+    value = np.asarray(jax.device_get(leaf))
+    if value.dtype.kind in "OSU":  # numpy would pickle it; restore could not read it.
+        raise TypeError(
+            f"save_state: the leaf at {path} is a {type(leaf).__name__}, not a numeric "
+            "array; a state holds only arrays"
+        )
+    return value
 
 
 def _bits_dtype(dtype: np.dtype) -> np.dtype | None:
@@ -168,8 +174,22 @@ def save_state(file: PathOrFile, state: Any) -> None:
             os.remove(tmp)
 
 
+def _load(file: PathOrFile) -> Any:
+    not_npz = ValueError(
+        f"restore_state: {file!r} is not a gdtransforms state file (not an .npz "
+        "archive); write it with save_state"
+    )
+    try:
+        loaded = np.load(file if hasattr(file, "read") else os.fspath(file), allow_pickle=False)
+    except ValueError as e:  # Neither .npz nor .npy: numpy guesses a pickle, refuses it.
+        raise not_npz from e
+    if not hasattr(loaded, "files"):  # A plain .npy array.
+        raise not_npz
+    return loaded
+
+
 def _read(file: PathOrFile) -> tuple[list[_Entry], dict[str, np.ndarray]]:
-    with np.load(file if hasattr(file, "read") else os.fspath(file), allow_pickle=False) as npz:
+    with _load(file) as npz:
         if _META_KEY not in npz.files:
             raise ValueError(
                 f"restore_state: {file!r} is not a gdtransforms state file "

@@ -24,6 +24,8 @@ __all__ = [
     "check_params",
     "check_positive",
     "check_rate",
+    "check_same_structure",
+    "check_state",
     "check_tree_prefix",
     "check_trees_match",
     "check_updates",
@@ -197,6 +199,23 @@ def check_trees_match(
             )
 
 
+def check_same_structure(
+    reference: Any, tree: Any, *, reference_name: str, tree_name: str, where: str
+) -> None:
+    """Raises ``ValueError`` naming the first path where the structures differ.
+
+    A ``None`` matches any leaf (optax passes ``None`` updates for frozen
+    params), so this is cheaper and looser than :func:`check_trees_match`.
+    """
+    is_none = lambda x: x is None  # noqa: E731
+    if jax.tree.structure(reference, is_leaf=is_none) == jax.tree.structure(tree, is_leaf=is_none):
+        return
+    raise ValueError(
+        f"{where}: {tree_name} do not match {reference_name}: "
+        f"{_first_structure_difference(reference, tree)}"
+    )
+
+
 def _first_structure_difference(reference: Any, tree: Any) -> str:
     ref_paths = [path_str(p) for p, _ in jax.tree_util.tree_flatten_with_path(reference)[0]]
     paths = [path_str(p) for p, _ in jax.tree_util.tree_flatten_with_path(tree)[0]]
@@ -337,6 +356,33 @@ def check_updates(updates: Any, reference: Any, where: str) -> None:
         reference_name="the params the state was built from",
         tree_name="updates",
         where=f"{where}.update",
+    )
+
+
+def check_state(state: Any, expected: type, where: str) -> None:
+    """``update``'s check: ``state`` has the fields of the NamedTuple ``expected``.
+
+    Any NamedTuple with those fields passes (so does optax's state of the same
+    name: the two libraries share field names). Anything else, typically the
+    state of another optimizer restored into this one, raises a ``TypeError``
+    that names both, instead of an ``AttributeError`` from deep inside.
+    """
+    fields = expected._fields
+    # `_fields`, not hasattr: every tuple has a `count` method.
+    got_fields = getattr(type(state), "_fields", None) if isinstance(state, tuple) else None
+    if isinstance(state, expected) or (
+        got_fields is not None and set(fields) <= set(got_fields)
+    ):
+        return
+    got = type(state).__name__
+    if got_fields is not None:
+        got += f"({', '.join(got_fields)})"
+    elif isinstance(state, tuple):
+        got += f" of {len(state)} entries"
+    raise TypeError(
+        f"{where}.update: expected state {expected.__name__}({', '.join(fields)}) as built "
+        f"by {where}.init, got {got}; was the state built by (or restored from) "
+        "another optimizer?"
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import collections.abc
 from typing import Any
 
 from gdtransforms._base import GradientTransformation, with_extra_args_support
@@ -74,6 +75,11 @@ def named_chain(*named_transforms: tuple[str, Any]) -> GradientTransformation:
         return collections.OrderedDict((name, tx.init(params)) for name, tx in txs)
 
     def update_fn(updates, state, params=None, **extra_args):
+        if not isinstance(state, collections.abc.Mapping):
+            raise TypeError(
+                f"named_chain: expected a dict of states by name {names} (as built by "
+                f"init), got {type(state).__name__}"
+            )
         missing = [name for name in names if name not in state]
         if missing:
             raise ValueError(

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple, Protocol
 import jax
 import jax.numpy as jnp
 
-from gdtransforms import _tree
+from gdtransforms import _checks, _tree
 from gdtransforms._base import (
     GradientTransformation,
     OptState,
@@ -131,6 +131,7 @@ def _conditional(
         return state_cls(step=jnp.zeros([], jnp.int32), inner_state=inner.init(params))
 
     def update_fn(updates, state, params=None, **extra_args):
+        _checks.check_state(state, state_cls, where)
         kwargs = extra_args if forward_extra_args else {}
         condition = bool_scalar(
             should_transform_fn(state.step, **kwargs), where, "should_transform_fn"

@@ -96,6 +96,7 @@ def apply_if_finite(inner: Any, max_consecutive_errors: int) -> GradientTransfor
         )
 
     def update_fn(updates, state, params=None, **extra_args):
+        _checks.check_state(state, ApplyIfFiniteState, "apply_if_finite")
         finite = all_finite(updates)
         streak = jnp.where(
             finite, jnp.zeros([], jnp.int32), _tree.safe_increment(state.notfinite_count)

@@ -109,6 +109,7 @@ def lookahead(
         )
 
     def update_fn(updates, state, params=None, **extra_args):
+        _checks.check_state(state, LookaheadState, "lookahead")
         params = require_params(params)
         if not (hasattr(params, "fast") and hasattr(params, "slow")):
             raise TypeError(

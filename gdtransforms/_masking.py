@@ -178,6 +178,7 @@ def masked_named(
         return MaskedState(inner_state=inner.init(mask_tree(params, mask_values)))
 
     def update_fn(updates, state, params=None, **extra_args):
+        _checks.check_state(state, MaskedState, where)
         mask_values = resolved(updates, "updates")
         masked_updates = mask_tree(updates, mask_values)
         masked_params = None if params is None else mask_tree(params, mask_values)

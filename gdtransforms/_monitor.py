@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from gdtransforms import _checks
 from gdtransforms._base import (
     GradientTransformation,
     OptState,
@@ -148,6 +149,7 @@ def monitor(
         return MonitorState(_zeros_like_shapes(shapes), states)
 
     def update_fn(updates, state, params=None, **extra_args):
+        _checks.check_state(state, MonitorState, "monitor")
         measurements, states = {}, []
         for name, measure_state in zip(names, state.measure_states):
             measurements[name], measure_state = txs[name].update(

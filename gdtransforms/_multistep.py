@@ -203,6 +203,7 @@ class MultiSteps:
         **extra_args: Any,
     ) -> tuple[Updates, MultiStepsState]:
         """Accumulates ``updates``; every k-th call returns the inner update."""
+        _checks.check_state(state, MultiStepsState, "MultiSteps")
         k = self._every_k_schedule(state.gradient_step)
         if not isinstance(k, jax.core.Tracer) and not callable(k):
             _checks.check_int_at_least("every_k_schedule", k, 1, where="MultiSteps")

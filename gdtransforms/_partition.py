@@ -114,6 +114,7 @@ def partition(
         )
 
     def update_fn(updates, state, params=None, **extra_args):
+        _checks.check_state(state, PartitionState, "partition")
         labels = labels_for(updates, "updates")
         missing = [label for label in transforms if label not in state.inner_states]
         if missing:

@@ -28,6 +28,7 @@ class WeightDecaySchedule(NamedTuple):
 
 
 def _add_param_term(
+    where: str,
     name: str,
     strength: ScalarOrSchedule,
     mask: MaskOrFn,
@@ -44,6 +45,11 @@ def _add_param_term(
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
         params = require_params(params)
+        _checks.check_same_structure(
+            params, updates, reference_name="params", tree_name="updates", where=f"{where}.update"
+        )
+        if scheduled:
+            _checks.check_state(state, WeightDecaySchedule, where)
         new_state = WeightDecaySchedule(_tree.safe_increment(state.count)) if scheduled else state
         if isinstance(strength, (int, float)) and strength == 0.0:
             return updates, new_state
@@ -79,7 +85,7 @@ def add_decayed_weights(
     Returns:
       A :class:`GradientTransformation` that needs ``params``.
     """
-    return _add_param_term("weight_decay", weight_decay, mask, lambda p: p)
+    return _add_param_term("add_decayed_weights", "weight_decay", weight_decay, mask, lambda p: p)
 
 
 def add_l1_penalty(
@@ -101,4 +107,4 @@ def add_l1_penalty(
     Returns:
       A :class:`GradientTransformation` that needs ``params``.
     """
-    return _add_param_term("l1_strength", l1_strength, mask, jnp.sign)
+    return _add_param_term("add_l1_penalty", "l1_strength", l1_strength, mask, jnp.sign)

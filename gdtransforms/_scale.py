@@ -72,6 +72,7 @@ def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
+        _checks.check_state(state, ScaleByScheduleState, "scale_by_schedule")
         step_size = step_size_fn(state.count)
         updates = jax.tree.map(lambda g: jnp.array(step_size, dtype=g.dtype) * g, updates)
         return updates, ScaleByScheduleState(count=_tree.safe_increment(state.count))
@@ -101,5 +102,13 @@ def scale_by_learning_rate(
     _checks.check_rate("learning_rate", learning_rate)
     sign = -1 if flip_sign else 1
     if callable(learning_rate):
-        return scale_by_schedule(lambda count: sign * learning_rate(count))
-    return scale(sign * learning_rate)
+        tx = scale_by_schedule(lambda count: sign * learning_rate(count))
+    else:
+        tx = scale(sign * learning_rate)
+
+    def init_fn(params):
+        # Integer params would be truncated by apply_updates: fail here instead.
+        _checks.check_params(params, "scale_by_learning_rate")
+        return tx.init(params)
+
+    return GradientTransformation(init_fn, tx.update)

@@ -69,13 +69,14 @@ def scale_by_lion(
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
+        _checks.check_state(state, ScaleByLionState, "scale_by_lion")
         _checks.check_updates(updates, state.mu, "scale_by_lion")
 
         def leaf(g, mu):
             u = sign((1.0 - b1) * g + b1 * mu)
             new_mu = (1 - b2) * g + b2 * mu
             new_mu = new_mu if mu_dtype is None else new_mu.astype(mu_dtype)
-            return u.astype(g.dtype), new_mu
+            return u.astype(_tree.update_dtype(g.dtype, mu.dtype)), new_mu
 
         updates, mu = _tree.map_unzip(leaf, updates, state.mu, num_outputs=2)
         return updates, ScaleByLionState(count=_tree.safe_increment(state.count), mu=mu)
@@ -125,6 +126,10 @@ def scale_by_trust_ratio(
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
         params = require_params(params)
+        _checks.check_same_structure(
+            params, updates, reference_name="params", tree_name="updates",
+            where="scale_by_trust_ratio.update",
+        )
         return jax.tree.map(scale_leaf, updates, params), state
 
     # Per-leaf norms: on flat buffers it runs on leaf views.

@@ -18,6 +18,8 @@ __all__ = [
     "full_like",
     "global_norm",
     "map_unzip",
+    "update_dtype",
+    "widen_f16",
     "safe_increment",
     "zeros_like",
 ]
@@ -125,6 +127,33 @@ def _leaf_callers(fn: Callable[..., Any], rows: list[tuple[Any, ...]]) -> list[C
         return [fn] * len(rows)
     jitted = jax.jit(fn)
     return [jitted if counts[sig] > 1 else fn for sig in signatures]
+
+
+def update_dtype(grad_dtype: Any, *state_dtypes: Any) -> Any:
+    """The dtype of the updates of a transformation with a state.
+
+    The gradients' dtype, so bfloat16 gradients give bfloat16 updates even with
+    a float32 state (optax promotes them). The exception is float16: its range
+    (max 65504) cannot hold, say, a momentum sum ``g / (1 - decay)`` or Adam's
+    ``mu / eps`` that the wider state holds, so float16 gradients with a wider
+    state give updates in the state's dtype, as in optax. Pass the dtypes of
+    the state that optax promotes by (``mu``, ``trace``, ``ema``), so float16
+    updates get exactly optax's dtype.
+    """
+    if jnp.dtype(grad_dtype) != jnp.float16:
+        return grad_dtype
+    return jnp.result_type(grad_dtype, *state_dtypes)
+
+
+def widen_f16(x: jax.Array) -> jax.Array:
+    """``x`` in float32 if it is float16, else unchanged.
+
+    Denominators go through this: a default ``eps`` such as 1e-8 is below
+    float16's smallest subnormal, so in float16 ``sqrt(0) + eps`` is 0 and a
+    zero gradient gives ``0 / 0 = NaN`` (optax #1754, #1784). bfloat16 has
+    float32's range and is left alone, so it stays bit-identical to optax.
+    """
+    return x.astype(jnp.float32) if x.dtype == jnp.float16 else x
 
 
 def abs_sq(x: jax.Array) -> jax.Array:

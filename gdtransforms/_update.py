@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from gdtransforms import _checks
 from gdtransforms._base import Params, Updates
 
 __all__ = ["apply_updates", "incremental_update", "periodic_update"]
@@ -29,6 +30,9 @@ def apply_updates(params: Params, updates: Updates) -> Params:
     Returns:
       The new parameters.
     """
+    _checks.check_same_structure(
+        params, updates, reference_name="params", tree_name="updates", where="apply_updates"
+    )
     return jax.tree.map(
         lambda p, u: None if p is None else jnp.asarray(p + u).astype(jnp.asarray(p).dtype),
         params,
@@ -52,6 +56,10 @@ def incremental_update(
     Returns:
       The updated tensors.
     """
+    _checks.check_same_structure(
+        new_tensors, old_tensors, reference_name="new_tensors", tree_name="old_tensors",
+        where="incremental_update",
+    )
     return jax.tree.map(
         lambda new, old: None if new is None else step_size * new + (1.0 - step_size) * old,
         new_tensors,
