@@ -18,9 +18,9 @@ __all__ = [
     "full_like",
     "global_norm",
     "map_unzip",
+    "safe_increment",
     "update_dtype",
     "widen_f16",
-    "safe_increment",
     "zeros_like",
 ]
 
