@@ -166,6 +166,9 @@ from gdtransforms._checkpoint import restore_state, save_state
 from gdtransforms._sharding import state_shardings, zero_state_shardings
 
 # -- Flat fused path ------------------------------------------------------------
+from gdtransforms._flat import FlatLayout, flat_layout, flatten_params
+from gdtransforms._flat_params import FlatParams, is_flat
+from gdtransforms._flat_step import leafwise, make_train_step
 
 # -- Training toolkit -----------------------------------------------------------
 from gdtransforms._checklist import (
@@ -363,6 +366,13 @@ __all__ = [
     "zero_state_shardings",
 
     # -- Flat fused path.
+    "FlatLayout",
+    "FlatParams",
+    "flat_layout",
+    "flatten_params",
+    "is_flat",
+    "leafwise",
+    "make_train_step",
 
     # -- Training toolkit.
     "READINGS",

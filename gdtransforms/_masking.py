@@ -8,6 +8,7 @@ import jax
 import numpy as np
 
 from gdtransforms import _checks
+from gdtransforms._flat_params import is_flat
 from gdtransforms._base import GradientTransformation, MaskOrFn, with_extra_args_support
 from gdtransforms._tree_api import is_params_placeholder
 
@@ -45,7 +46,13 @@ def is_mask_fn(mask: Any) -> bool:
 
 
 def resolve_mask(mask: MaskOrFn, tree: Any) -> Any:
-    """The mask (or label) tree for ``tree``: ``mask(tree)`` if it is a function."""
+    """The mask (or label) tree for ``tree``: ``mask(tree)`` if it is a function.
+
+    On flat buffers a per-leaf mask or label tree (or a function, which then
+    sees the original tree) becomes one value per buffer (``FlatLayout.per_buffer``).
+    """
+    if is_flat(tree) and not is_flat(mask):
+        return tree.layout.per_buffer(mask)
     return mask(tree) if is_mask_fn(mask) else mask
 
 

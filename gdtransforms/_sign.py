@@ -9,6 +9,7 @@ import jax.numpy as jnp
 
 from gdtransforms import _checks, _tree
 from gdtransforms._base import GradientTransformation, Updates, init_empty_state, require_params
+from gdtransforms._flat_step import leafwise
 
 __all__ = ["ScaleByLionState", "scale_by_lion", "scale_by_trust_ratio"]
 
@@ -131,4 +132,5 @@ def scale_by_trust_ratio(
         )
         return jax.tree.map(scale_leaf, updates, params), state
 
-    return GradientTransformation(init_empty_state, update_fn)
+    # Per-leaf norms: on flat buffers it runs on leaf views.
+    return leafwise(GradientTransformation(init_empty_state, update_fn))

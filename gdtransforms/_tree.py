@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import collections
 import operator
 from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 __all__ = [
     "abs_sq",
@@ -90,12 +92,41 @@ def map_unzip(
 
     ``fn(leaf, *rest_leaves)`` returns a tuple of ``num_outputs`` arrays. All
     outputs of one leaf are computed in one place, which lets XLA fuse them.
+    Under a trace, ``fn`` is traced once per repeated leaf signature (see
+    :func:`_leaf_callers`), which keeps tracing of many-leaf trees quick.
     """
     leaves, treedef = jax.tree.flatten(tree)
     rest_leaves = [treedef.flatten_up_to(r) for r in rest]
-    outputs = [fn(*args) for args in zip(leaves, *rest_leaves)]
+    rows = list(zip(leaves, *rest_leaves))
+    outputs = [call(*args) for call, args in zip(_leaf_callers(fn, rows), rows)]
     columns = list(zip(*outputs)) if outputs else [()] * num_outputs
     return tuple(treedef.unflatten(list(column)) for column in columns)
+
+
+def _signature(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(
+        (np.shape(a), getattr(a, "dtype", None), getattr(getattr(a, "aval", None), "weak_type", None))
+        for a in args
+    )
+
+
+def _leaf_callers(fn: Callable[..., Any], rows: list[tuple[Any, ...]]) -> list[Callable[..., Any]]:
+    """For each row of leaves: ``fn``, or ``fn`` under ``jax.jit`` if traced and repeated.
+
+    Tracing ``fn`` costs one pass of JAX's Python per operation per leaf; the
+    jitted ``fn`` is traced once per leaf signature (shapes and dtypes) and
+    reused by every leaf with that signature. XLA inlines the calls, so the
+    compiled program (and every number it computes) is the same. Eager calls
+    never compile.
+    """
+    if len(rows) < 2 or not any(isinstance(a, jax.core.Tracer) for row in rows for a in row):
+        return [fn] * len(rows)
+    signatures = [_signature(row) for row in rows]
+    counts = collections.Counter(signatures)
+    if max(counts.values()) < 2:
+        return [fn] * len(rows)
+    jitted = jax.jit(fn)
+    return [jitted if counts[sig] > 1 else fn for sig in signatures]
 
 
 def update_dtype(grad_dtype: Any, *state_dtypes: Any) -> Any:
