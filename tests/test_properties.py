@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import optax
 import pytest
@@ -149,6 +150,22 @@ TABLE: dict[str, tuple[dict[str, st.SearchStrategy], Callable[[Any, dict, Any], 
             m.add_decayed_weights(hp["weight_decay"]),
             m.scale_by_learning_rate(hp["lr"]),
         ),
+    ),
+    "named_chain_clip_trace_lr": (
+        {"max_norm": st.floats(1e-3, 10.0), "decay": dec(), "lr": lr()},
+        lambda m, hp, p: m.named_chain(
+            ("clip", m.clip_by_global_norm(hp["max_norm"])),
+            ("momentum", m.trace(hp["decay"])),
+            ("lr", m.scale_by_learning_rate(hp["lr"])),
+        ),
+    ),
+    "stateless": (
+        {"s": st.floats(-2.0, 2.0)},
+        lambda m, hp, p: m.stateless(lambda u, p: jax.tree.map(lambda x: hp["s"] * x, u)),
+    ),
+    "stateless_with_tree_map": (
+        {"s": st.floats(-2.0, 2.0)},
+        lambda m, hp, p: m.stateless_with_tree_map(lambda u, p: u + hp["s"] * p),
     ),
     # Aliases.
     "sgd": (
