@@ -55,6 +55,9 @@ class Case:
         float16 (a documented difference); values compare at the narrower
         dtype's tolerance.
       dtypes: the leaf dtypes to draw problems with (``None``: all).
+      lowest_tolerance: compare every leaf at the tolerance of the least
+        precise params dtype (optax rounds a shared value, such as a scale,
+        to the params' dtype).
     """
 
     strategies: dict[str, st.SearchStrategy]
@@ -66,6 +69,7 @@ class Case:
     comparable_steps: Callable[[dict, list], int] | None = None
     wider_state: bool = False
     dtypes: list[Any] | None = None
+    lowest_tolerance: bool = False
 
 
 def run(module: Any, case: Case, hp: dict, params: Any, grads: list[Any]) -> list[tuple]:
@@ -164,6 +168,7 @@ def assert_trees_agree(ours: Any, theirs: Any, *, where: str) -> None:
 
 def assert_histories_agree(name: str, case: Case, ours: list, theirs: list, params0: Any) -> None:
     param_dtypes = [jnp.asarray(p).dtype for p in jax.tree.leaves(params0)]
+    lowest = lowest_precision(*param_dtypes) if case.lowest_tolerance else None
     scales: dict[tuple[str, int], float] = {}
     for t, ((u_a, s_a, p_a), (u_e, s_e, p_e)) in enumerate(zip(ours, theirs, strict=True)):
         for what, a_tree, e_tree in (("updates", u_a, u_e), ("state", s_a, s_e), ("params", p_a, p_e)):
@@ -188,7 +193,7 @@ def assert_histories_agree(name: str, case: Case, ours: list, theirs: list, para
                     allow_finite=case.finite_where_optax_is_not,
                     promoted=promoted,
                     wider=what == "state" and case.wider_state,
-                    floor=param_dtypes[i] if mirrors_params else None,
+                    floor=lowest_precision(lowest, param_dtypes[i] if mirrors_params else None),
                     scale=scale,
                 )
                 scales[(what, i)] = max(scale, magnitude)

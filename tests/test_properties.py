@@ -16,8 +16,12 @@ inf, the true value overflowing) and optax is not (see docs/DIFFERENCES.md):
   gives ``0 / 0 = NaN`` (optax issues #1754 for the Adam family and #1784 for
   RMS/centered RMS; #1768 is the open fix for Adamax). gdtransforms computes
   these denominators in at least float32.
-- ``CENTERED_CLAMP``: centered RMSprop's ``E[g^2] - E[g]^2`` can round below
-  zero; optax takes its square root (NaN), gdtransforms clamps it at 0.
+- Centered RMSprop: ``E[g^2] - E[g]^2`` can round below zero (with bias
+  correction the true value is exactly 0 at the first step); optax takes the
+  root of the rounding error (NaN, or a value off by any factor when ``eps``
+  is small), gdtransforms clamps the variance at 0. For ``scale_by_stddev``
+  and ``rmsprop(centered=True)`` the optax side is optax's own update with
+  that one clamp added (:func:`optax_stddev_clamped`).
 
 And one dtype difference: bfloat16 updates stay bfloat16 where optax
 promotes them to a wider ``mu_dtype``/``accumulator_dtype``
@@ -36,6 +40,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import optax
+from optax._src import transform as optax_transform  # WithCount state is not exported.
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -65,6 +70,47 @@ def _mask(hp: dict, params: Any) -> Any:
 
 def _kw(hp: dict, *names: str) -> dict:
     return {k: hp[k] for k in names if k in hp}
+
+
+STDDEV_ARGS = ("decay", "eps", "initial_scale", "eps_in_sqrt", "bias_correction")
+
+
+def optax_stddev_clamped(**kwargs: Any) -> optax.GradientTransformation:
+    """optax 0.2.8's ``scale_by_stddev``, line for line, with the variance clamped at 0.
+
+    The reference for gdtransforms' deliberate difference: only ``jnp.maximum(.., 0)``
+    is new, and the bias correction runs leaf by leaf. (optax's is one jitted
+    call over the whole tree, where XLA may divide by a shared reciprocal: an
+    ulp off, which ``E[g^2] - E[g]^2 ~ 0`` turns into any factor at all.) The
+    moments, bias correction and state are optax's own code.
+    """
+    decay, eps, bias_correction = kwargs["decay"], kwargs["eps"], kwargs["bias_correction"]
+    tu = optax.tree_utils
+
+    def update_fn(updates, state, params=None):
+        del params
+        mu = tu.tree_update_moment(updates, state.mu, decay, 1)
+        nu = tu.tree_update_moment_per_elem_norm(updates, state.nu, decay, 2)
+        mu_hat, nu_hat = mu, nu
+        if bias_correction:
+            count = optax.safe_increment(state.count)
+            mu_hat = jax.tree.map(lambda m: tu.tree_bias_correction(m, decay, count), mu)
+            nu_hat = jax.tree.map(lambda n: tu.tree_bias_correction(n, decay, count), nu)
+        variance = jax.tree.map(lambda m, n: jnp.maximum(n - (m.conj() * m).real, 0), mu_hat, nu_hat)
+        if kwargs["eps_in_sqrt"]:
+            scaling = jax.tree.map(lambda v: jax.lax.rsqrt(v + eps), variance)
+        else:
+            scaling = jax.tree.map(lambda v: 1 / (jnp.sqrt(v) + eps), variance)
+        updates = jax.tree.map(lambda s, g: s * g, scaling, updates)
+        if bias_correction:
+            return updates, optax_transform.ScaleByRStdDevWithCountState(count=count, mu=mu, nu=nu)
+        return updates, optax_transform.ScaleByRStdDevState(mu=mu, nu=nu)
+
+    return optax.GradientTransformation(optax.scale_by_stddev(**kwargs).init, update_fn)
+
+
+def stddev(m: Any) -> Callable[..., Any]:
+    return m.scale_by_stddev if m is gdt else optax_stddev_clamped
 
 
 # name -> (hyperparameter strategies, build(module, hp, params) -> transformation).
@@ -102,7 +148,7 @@ TABLE: dict[str, tuple[dict[str, st.SearchStrategy], Callable[[Any, dict, Any], 
     "scale_by_stddev": (
         {"decay": dec(), "eps": eps(), "initial_scale": nonneg(),
          "eps_in_sqrt": flag(), "bias_correction": flag()},
-        lambda m, hp, p: m.scale_by_stddev(**hp),
+        lambda m, hp, p: stddev(m)(**hp),
     ),
     "scale_by_adam": (
         {"b1": dec(), "b2": dec(), "eps": eps(), "eps_root": st.one_of(st.just(0.0), eps()),
@@ -182,7 +228,11 @@ TABLE: dict[str, tuple[dict[str, st.SearchStrategy], Callable[[Any, dict, Any], 
         {"learning_rate": lr(), "decay": dec(), "eps": eps(), "initial_scale": nonneg(),
          "eps_in_sqrt": flag(), "centered": flag(), "momentum": momentum,
          "nesterov": flag(), "bias_correction": flag()},
-        lambda m, hp, p: m.rmsprop(**hp),
+        lambda m, hp, p: m.rmsprop(**hp) if m is gdt or not hp["centered"] else optax.chain(
+            optax_stddev_clamped(**{k: hp[k] for k in STDDEV_ARGS}),
+            optax.scale_by_learning_rate(hp["learning_rate"]),
+            optax.identity() if hp["momentum"] is None else optax.trace(hp["momentum"], hp["nesterov"]),
+        ),
     ),
     "adam": (
         {"learning_rate": lr(), "b1": dec(), "b2": dec(), "eps": eps(),
@@ -237,16 +287,13 @@ F16_EPS_UNDERFLOW = {
     "masked_adam", "chain_clip_adam_decay_lr", "rmsprop", "adam", "adamw", "nadam", "nadamw",
     "amsgrad", "adamax", "adamaxw", "lamb",
 }
-CENTERED_CLAMP = {"scale_by_stddev", "rmsprop"}
 PROMOTES_UPDATES = {
     "trace", "ema", "scale_by_adam", "scale_by_amsgrad", "scale_by_lion", "sgd", "adam",
     "adamw", "nadam", "amsgrad", "lion",
 }
 
 
-def _allowed(name: str) -> frozenset | None:
-    if name in CENTERED_CLAMP:
-        return None  # Every dtype.
+def _allowed(name: str) -> frozenset:
     return frozenset({F16}) if name in F16_EPS_UNDERFLOW else frozenset()
 
 
