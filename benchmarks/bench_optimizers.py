@@ -69,9 +69,7 @@ def step_fn(opt: Any, apply: Callable[[Any, Any], Any], donate: bool = True) -> 
 class Runner:
     """One contender: a compiled step and the buffers it updates in place."""
 
-    def __init__(
-        self, name: str, opt: Any, apply: Callable, params: Any, grads: Any, donate: bool = True
-    ):
+    def __init__(self, name: str, opt: Any, apply: Callable, params: Any, grads: Any, donate: bool = True):
         self.name, self.grads = name, grads
         params = jax.tree.map(jnp.copy, params)
         state = opt.init(params)
@@ -99,10 +97,7 @@ class Runner:
     def peak_bytes(self) -> int:
         """Arguments + outputs - donated (aliased) + temporaries, per XLA."""
         m = self.memory
-        return (
-            m.argument_size_in_bytes + m.output_size_in_bytes - m.alias_size_in_bytes
-            + m.temp_size_in_bytes
-        )
+        return m.argument_size_in_bytes + m.output_size_in_bytes - m.alias_size_in_bytes + m.temp_size_in_bytes
 
 
 def alternate(runners: list[Runner], rounds: int, steps: int) -> None:
@@ -204,8 +199,7 @@ def compile_times(leaf_counts: list[int], leaf_size: int, rounds: int) -> list[d
                 times[k].append(time.perf_counter() - start)
         rows.append({"leaves": leaves} | {k: statistics.median(v) for k, v in times.items()})
         print(
-            f"  compile {leaves:5d} leaves: "
-            + ", ".join(f"{k} {rows[-1][k]:.2f} s" for k in makers),
+            f"  compile {leaves:5d} leaves: " + ", ".join(f"{k} {rows[-1][k]:.2f} s" for k in makers),
             file=sys.stderr,
         )
     return rows
@@ -272,7 +266,11 @@ def _mb(b: float) -> str:
 
 
 def report(
-    config: dict, bw: float, steps: list[dict], compiles: list[dict], mlp: list[dict],
+    config: dict,
+    bw: float,
+    steps: list[dict],
+    compiles: list[dict],
+    mlp: list[dict],
     donation: dict,
 ) -> None:
     print(f"## gdtransforms vs optax ({config['mode']} run)\n")
@@ -285,8 +283,7 @@ def report(
     print(f"In-place streaming bandwidth (x <- a*x + b, donated): **{bw / 1e9:.1f} GB/s**.\n")
     print("### Step time (ms); ratio = optax / gdtransforms (> 1: gdtransforms faster)\n")
     print(
-        "| optimizer | leaves | optax | gdt tree | ratio | gdt flat | ratio | floor | "
-        "% of floor: optax / tree / flat |"
+        "| optimizer | leaves | optax | gdt tree | ratio | gdt flat | ratio | floor | % of floor: optax / tree / flat |"
     )
     print("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
     for r in steps:
@@ -301,8 +298,10 @@ def report(
         f"of {donation['donated']:.2f} ms ({donation['not donated'] / donation['donated']:.1f}x): "
         "fresh output buffers page-fault."
     )
-    print("\n### Compile time of an Adam step (s), small leaves of "
-          f"{config['leaf_size']} floats; trace + lower + compile\n")
+    print(
+        "\n### Compile time of an Adam step (s), small leaves of "
+        f"{config['leaf_size']} floats; trace + lower + compile\n"
+    )
     print("| leaves | optax | gdt tree | ratio | gdt flat | ratio |")
     print("|--:|--:|--:|--:|--:|--:|")
     for r in compiles:
@@ -310,8 +309,10 @@ def report(
             f"| {r['leaves']} | {r['optax']:.2f} | {r['tree']:.2f} | {r['optax'] / r['tree']:.2f} | "
             f"{r['flat']:.3f} | {r['optax'] / r['flat']:.0f} |"
         )
-    print(f"\n### Memory (MiB) at {steps[-1]['leaves']} leaves: optimizer state; "
-          "XLA's peak for the step (arguments + outputs - donated + temporaries)\n")
+    print(
+        f"\n### Memory (MiB) at {steps[-1]['leaves']} leaves: optimizer state; "
+        "XLA's peak for the step (arguments + outputs - donated + temporaries)\n"
+    )
     print("| optimizer | state optax | state gdt | peak optax | peak gdt tree | peak gdt flat |")
     print("|---|--:|--:|--:|--:|--:|")
     for r in steps:
@@ -321,12 +322,10 @@ def report(
             f"| {r['optimizer']} | {_mb(r['optax_state'])} | {_mb(r['tree_state'])} | "
             f"{_mb(r['optax_peak'])} | {_mb(r['tree_peak'])} | {_mb(r['flat_peak'])} |"
         )
+    print("\n### End-to-end train step (ms): forward, backward and Adam on an MLP of tanh layers (2 leaves a layer)\n")
     print(
-        "\n### End-to-end train step (ms): forward, backward and Adam on an MLP of tanh "
-        "layers (2 leaves a layer)\n"
+        "| layers x width | leaves | params | batch | optax | gdt tree | ratio | gdt flat (make_train_step) | ratio |"
     )
-    print("| layers x width | leaves | params | batch | optax | gdt tree | ratio | "
-          "gdt flat (make_train_step) | ratio |")
     print("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
     for m in mlp:
         print(
@@ -341,12 +340,29 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, about 30 s")
     args = parser.parse_args()
     if args.quick:
-        config = dict(mode="quick", n=2**20, leaves=[1, 10, 100], compile_leaves=[10, 100, 300],
-                      rounds=3, steps=5, compile_rounds=1, leaf_size=64, mlp=[(20, 64, 32)])
+        config = dict(
+            mode="quick",
+            n=2**20,
+            leaves=[1, 10, 100],
+            compile_leaves=[10, 100, 300],
+            rounds=3,
+            steps=5,
+            compile_rounds=1,
+            leaf_size=64,
+            mlp=[(20, 64, 32)],
+        )
     else:
-        config = dict(mode="full", n=16 * 2**20, leaves=[1, 100, 1000],
-                      compile_leaves=[10, 100, 1000, 3000], rounds=5, steps=5, compile_rounds=2,
-                      leaf_size=64, mlp=[(100, 64, 32), (100, 128, 64)])
+        config = dict(
+            mode="full",
+            n=16 * 2**20,
+            leaves=[1, 100, 1000],
+            compile_leaves=[10, 100, 1000, 3000],
+            rounds=5,
+            steps=5,
+            compile_rounds=2,
+            leaf_size=64,
+            mlp=[(100, 64, 32), (100, 128, 64)],
+        )
     config["cpus"] = os.cpu_count()
     start = time.perf_counter()
     print("bandwidth ...", file=sys.stderr)

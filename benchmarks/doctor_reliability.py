@@ -29,8 +29,8 @@ def gallery(path: str, seed: int) -> None:
     for fault in fr.FAULTS[1:]:
         train, val, spe = fr.run(fault, seed)
         curves[fault.name] = (train, val)
-        diagnoses[fault.name] = gdt.diagnose(train, val, spe, val_every=fr.EVAL_EVERY)
-    gdt.plot_loss_curves(curves, diagnoses, val_every=fr.EVAL_EVERY, save_to=path)
+        diagnoses[fault.name] = gdt.toolkit.diagnose(train, val, spe, val_every=fr.EVAL_EVERY)
+    gdt.toolkit.plot_loss_curves(curves, diagnoses, val_every=fr.EVAL_EVERY, save_to=path)
     print(f"wrote {path}")
 
 
@@ -44,7 +44,7 @@ def main(num_seeds: int = 10, first_seed: int = 0, gallery_path: str | None = No
         answers = collections.Counter()
         for seed in range(first_seed, first_seed + num_seeds):
             train, val, spe = fr.run(fault, seed)
-            answers[gdt.diagnose(train, val, spe, val_every=fr.EVAL_EVERY).names] += 1
+            answers[gdt.toolkit.diagnose(train, val, spe, val_every=fr.EVAL_EVERY).names] += 1
         expected = (fault.reading,) if fault.reading else ()
         others = {k: v for k, v in answers.items() if k != expected}
         print(f"{fault.name:32s} {answers[expected]:3d}/{num_seeds:<3d}  {others or ''}")
@@ -53,7 +53,7 @@ def main(num_seeds: int = 10, first_seed: int = 0, gallery_path: str | None = No
         for group in range(first_seed, first_seed + num_seeds):
             runs = [fr.run(fault, 5 * group + i) for i in range(5)]
             (train, val, spe), others = runs[0], [r[0] for r in runs[1:]]
-            answers[gdt.diagnose(train, val, spe, others, val_every=fr.EVAL_EVERY).names] += 1
+            answers[gdt.toolkit.diagnose(train, val, spe, others, val_every=fr.EVAL_EVERY).names] += 1
         expected = (fault.reading,) if fault.reading else ()
         others = {k: v for k, v in answers.items() if k != expected}
         print(f"{fault.name + ' x5 seeds':32s} {answers[expected]:3d}/{num_seeds:<3d}  {others or ''}")

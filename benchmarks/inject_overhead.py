@@ -13,7 +13,6 @@ import statistics
 import time
 
 import jax
-import jax.numpy as jnp
 import optax
 
 import gdtransforms as gdt
@@ -48,14 +47,28 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=50)
     args = parser.parse_args()
     key = jax.random.key(0)
-    params = {f"w{i}": jax.random.normal(jax.random.fold_in(key, i), (args.size, args.size)) for i in range(args.leaves)}
+    params = {
+        f"w{i}": jax.random.normal(jax.random.fold_in(key, i), (args.size, args.size)) for i in range(args.leaves)
+    }
     grads = jax.tree.map(lambda x: 0.01 * x, params)
     n = sum(x.size for x in jax.tree.leaves(params))
     print(f"{jax.devices()[0].device_kind}, {args.leaves} leaves, {n / 1e6:.2f}M float32 params")
     for _ in range(3):  # read the later rounds (warm caches)
         bench("gdt.adam", gdt.adam(1e-3), params, grads, args.steps)
-        bench("gdt.inject_hyperparams(adam)", gdt.inject_hyperparams(gdt.adam)(learning_rate=1e-3), params, grads, args.steps)
-        bench("optax.inject_hyperparams", optax.inject_hyperparams(optax.adam)(learning_rate=1e-3), params, grads, args.steps)
+        bench(
+            "gdt.inject_hyperparams(adam)",
+            gdt.inject_hyperparams(gdt.adam)(learning_rate=1e-3),
+            params,
+            grads,
+            args.steps,
+        )
+        bench(
+            "optax.inject_hyperparams",
+            optax.inject_hyperparams(optax.adam)(learning_rate=1e-3),
+            params,
+            grads,
+            args.steps,
+        )
         bench("optax.adam", optax.adam(1e-3), params, grads, args.steps)
 
 

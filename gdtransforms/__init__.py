@@ -5,7 +5,20 @@ cover; transformations of the two libraries mix freely in one ``chain``.
 """
 
 # Base types and trivial transformations.
-from gdtransforms._base import (
+# -- optax's namespaces -----------------------------------------------------------
+from gdtransforms import (
+    assignment,
+    contrib,
+    losses,
+    perturbations,
+    projections,
+    schedules,
+    second_order,
+    transforms,
+    tree,
+    tree_utils,
+)
+from gdtransforms._core._base import (
     EmptyState,
     GradientTransformation,
     GradientTransformationExtraArgs,
@@ -13,8 +26,8 @@ from gdtransforms._base import (
     OptState,
     Params,
     PyTree,
-    Schedule,
     ScalarOrSchedule,
+    Schedule,
     TransformInitFn,
     TransformUpdateFn,
     Updates,
@@ -25,49 +38,31 @@ from gdtransforms._base import (
     stateless_with_tree_map,
     with_extra_args_support,
 )
-from gdtransforms._combine import chain, named_chain
-from gdtransforms._masking import MaskedNode, MaskedState, masked
-from gdtransforms._moments import (
+from gdtransforms._core._combine import chain, named_chain
+from gdtransforms._core._flat_params import FlatParams, is_flat, leafwise
+from gdtransforms._core._moments import (
     bias_correction,
     update_infinity_moment,
     update_moment,
     update_moment_per_elem_norm,
 )
-from gdtransforms._scale import (
-    ScaleByScheduleState,
-    scale,
-    scale_by_learning_rate,
-    scale_by_schedule,
+from gdtransforms._core._tree import global_norm, safe_increment
+from gdtransforms._core._tree_api import (
+    NamedTupleKey,
+    tree_get,
+    tree_get_all_with_path,
+    tree_map_params,
+    tree_set,
 )
-from gdtransforms._tree import global_norm, safe_increment
-from gdtransforms._update import apply_updates, incremental_update, periodic_update
+from gdtransforms._core._update import apply_updates, incremental_update, periodic_update
+from gdtransforms._flat._flat_step import make_train_step
 
-# -- Primitives (core) ---------------------------------------------------------
-from gdtransforms._accumulation import EmaState, TraceState, ema, trace
-from gdtransforms._adam import (
-    ScaleByAdamState,
-    ScaleByAmsgradState,
-    scale_by_adam,
-    scale_by_adamax,
-    scale_by_amsgrad,
-)
-from gdtransforms._adaptive import (
-    ScaleByRmsState,
-    ScaleByRmsWithCountState,
-    ScaleByRssState,
-    ScaleByRStdDevState,
-    ScaleByRStdDevWithCountState,
-    scale_by_rms,
-    scale_by_rss,
-    scale_by_stddev,
-)
-from gdtransforms._clip import clip, clip_by_global_norm
-from gdtransforms._regularize import WeightDecaySchedule, add_decayed_weights, add_l1_penalty
-from gdtransforms._sign import ScaleByLionState, scale_by_lion, scale_by_trust_ratio
+# -- Flat fused path ------------------------------------------------------------
+from gdtransforms._flat._layout import FlatLayout, flat_layout, flatten_params
 
 # -- Aliases (core) ------------------------------------------------------------
-from gdtransforms._alias import adagrad, ema_momentum, rmsprop, sgd
-from gdtransforms._alias_adam import (
+from gdtransforms._optimizers._alias import adagrad, ema_momentum, rmsprop, sgd
+from gdtransforms._optimizers._alias_adam import (
     adam,
     adamax,
     adamaxw,
@@ -79,16 +74,10 @@ from gdtransforms._alias_adam import (
     nadamw,
 )
 
-# -- Schedules and live hyperparameters ----------------------------------------
-from gdtransforms._inject import (
-    InjectHyperparamsState,
-    InjectStatefulHyperparamsState,
-    WrappedSchedule,
-    WrappedScheduleState,
-    inject_hyperparams,
-)
-from gdtransforms._plateau import ReduceLROnPlateauState, reduce_on_plateau
-from gdtransforms._schedules import (
+# -- Scale-out and persistence --------------------------------------------------
+from gdtransforms._scaleout._checkpoint import restore_state, save_state
+from gdtransforms._scaleout._sharding import state_shardings, zero_state_shardings
+from gdtransforms._schedules._decay import (
     constant_schedule,
     cosine_decay_schedule,
     exponential_decay,
@@ -97,7 +86,23 @@ from gdtransforms._schedules import (
     piecewise_interpolate_schedule,
     polynomial_schedule,
 )
-from gdtransforms._schedules_joined import (
+
+# -- Schedules and live hyperparameters ----------------------------------------
+from gdtransforms._schedules._inject import (
+    InjectHyperparamsState,
+    InjectStatefulHyperparamsState,
+    WrappedSchedule,
+    WrappedScheduleState,
+    inject_hyperparams,
+)
+from gdtransforms._schedules._schedules_extra import (
+    cosine_warm_restarts_schedule,
+    cyclic_schedule,
+    epoch_schedule,
+    inverse_sqrt_decay,
+    inverse_time_decay,
+)
+from gdtransforms._schedules._schedules_joined import (
     cosine_onecycle_schedule,
     join_schedules,
     linear_onecycle_schedule,
@@ -106,46 +111,70 @@ from gdtransforms._schedules_joined import (
     warmup_cosine_decay_schedule,
     warmup_exponential_decay_schedule,
 )
-from gdtransforms._schedules_extra import (
-    cosine_warm_restarts_schedule,
-    cyclic_schedule,
-    epoch_schedule,
-    inverse_sqrt_decay,
-    inverse_time_decay,
+
+# -- Primitives (core) ---------------------------------------------------------
+from gdtransforms._transforms._accumulation import EmaState, TraceState, ema, trace
+from gdtransforms._transforms._adam import (
+    ScaleByAdamState,
+    ScaleByAmsgradState,
+    scale_by_adam,
+    scale_by_adamax,
+    scale_by_amsgrad,
 )
+from gdtransforms._transforms._adaptive import (
+    ScaleByRmsState,
+    ScaleByRmsWithCountState,
+    ScaleByRssState,
+    ScaleByRStdDevState,
+    ScaleByRStdDevWithCountState,
+    scale_by_rms,
+    scale_by_rss,
+    scale_by_stddev,
+)
+from gdtransforms._transforms._clip import clip, clip_by_global_norm
+from gdtransforms._transforms._masking import MaskedNode, MaskedState, masked
+from gdtransforms._transforms._plateau import ReduceLROnPlateauState, reduce_on_plateau
+from gdtransforms._transforms._regularize import WeightDecaySchedule, add_decayed_weights, add_l1_penalty
+from gdtransforms._transforms._scale import (
+    ScaleByScheduleState,
+    scale,
+    scale_by_learning_rate,
+    scale_by_schedule,
+)
+from gdtransforms._transforms._sign import ScaleByLionState, scale_by_lion, scale_by_trust_ratio
 
 # -- Wrappers -------------------------------------------------------------------
-from gdtransforms._averaging import (
+from gdtransforms._wrappers._averaging import (
     EmaParamsState,
     PolyakParamsState,
     averaged_params,
     ema_params,
     polyak_params,
 )
-from gdtransforms._conditionality import (
-    ConditionFn,
+from gdtransforms._wrappers._conditionality import (
     ConditionallyMaskState,
     ConditionallyTransformState,
+    ConditionFn,
     conditionally_mask,
     conditionally_transform,
 )
-from gdtransforms._finite import ApplyIfFiniteState, ZeroNansState, apply_if_finite, zero_nans
-from gdtransforms._lookahead import LookaheadParams, LookaheadState, lookahead
-from gdtransforms._monitor import (
+from gdtransforms._wrappers._finite import ApplyIfFiniteState, ZeroNansState, apply_if_finite, zero_nans
+from gdtransforms._wrappers._lookahead import LookaheadParams, LookaheadState, lookahead
+from gdtransforms._wrappers._monitor import (
     MonitorState,
     SnapshotState,
     measure_with_ema,
     monitor,
     snapshot,
 )
-from gdtransforms._multistep import (
+from gdtransforms._wrappers._multistep import (
     MultiSteps,
     MultiStepsState,
     ShouldSkipUpdateFunction,
     skip_large_updates,
     skip_not_finite,
 )
-from gdtransforms._partition import (
+from gdtransforms._wrappers._partition import (
     MultiTransformState,
     PartitionState,
     freeze,
@@ -153,65 +182,33 @@ from gdtransforms._partition import (
     partition,
     selective_transform,
 )
-from gdtransforms._tree_api import (
-    NamedTupleKey,
-    tree_get,
-    tree_get_all_with_path,
-    tree_map_params,
-    tree_set,
-)
-
-# -- Scale-out and persistence --------------------------------------------------
-from gdtransforms._checkpoint import restore_state, save_state
-from gdtransforms._sharding import state_shardings, zero_state_shardings
-
-# -- Flat fused path ------------------------------------------------------------
-from gdtransforms._flat import FlatLayout, flat_layout, flatten_params
-from gdtransforms._flat_params import FlatParams, is_flat
-from gdtransforms._flat_step import leafwise, make_train_step
-
-# -- Training toolkit -----------------------------------------------------------
-from gdtransforms._checklist import (
-    CheckResult,
-    check_initial_loss,
-    check_regularization,
-    overfit_tiny_subset,
-)
-from gdtransforms._data import (
-    BatchSizeAdvice,
-    EpochIndices,
-    batch_size_advice,
-    epoch_indices,
-    gather_batches,
-    minibatches,
-    num_examples,
-    scan_epoch,
-)
-from gdtransforms._doctor import READINGS, Diagnosis, Finding, diagnose, smooth_curve
-from gdtransforms._plot import (
-    daily_temperatures,
-    ema_curve,
-    plot_ema,
-    plot_loss_curves,
-    plot_paths,
-    plot_schedules,
-)
-from gdtransforms._surfaces import (
-    SURFACES,
-    Path,
-    Surface,
-    beale,
-    elongated_bowl,
-    himmelblau,
-    plateau,
-    rosenbrock,
-    run_path,
-    saddle,
-)
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    # The toolkit sits above the library and imports its public API, so it is
+    # loaded on first use: ``gdt.toolkit.diagnose``.
+    if name == "toolkit":
+        import importlib
+
+        return importlib.import_module("gdtransforms.toolkit")
+    raise AttributeError(f"module 'gdtransforms' has no attribute {name!r}")
+
+
 __all__ = [
+    # -- optax's namespaces, and the toolkit (loaded on first use).
+    "assignment",
+    "contrib",
+    "losses",
+    "perturbations",
+    "projections",
+    "schedules",
+    "second_order",
+    "toolkit",
+    "transforms",
+    "tree",
+    "tree_utils",
     # Base.
     "EmptyState",
     "GradientTransformation",
@@ -275,7 +272,6 @@ __all__ = [
     "scale_by_stddev",
     "scale_by_trust_ratio",
     "trace",
-
     # -- Aliases (core).
     "adagrad",
     "adam",
@@ -290,7 +286,6 @@ __all__ = [
     "nadamw",
     "rmsprop",
     "sgd",
-
     # -- Schedules and live hyperparameters.
     "InjectHyperparamsState",
     "InjectStatefulHyperparamsState",
@@ -318,7 +313,6 @@ __all__ = [
     "warmup_constant_schedule",
     "warmup_cosine_decay_schedule",
     "warmup_exponential_decay_schedule",
-
     # -- Wrappers.
     "ApplyIfFiniteState",
     "ConditionFn",
@@ -358,13 +352,11 @@ __all__ = [
     "tree_map_params",
     "tree_set",
     "zero_nans",
-
     # -- Scale-out and persistence.
     "restore_state",
     "save_state",
     "state_shardings",
     "zero_state_shardings",
-
     # -- Flat fused path.
     "FlatLayout",
     "FlatParams",
@@ -373,40 +365,4 @@ __all__ = [
     "is_flat",
     "leafwise",
     "make_train_step",
-
-    # -- Training toolkit.
-    "READINGS",
-    "SURFACES",
-    "BatchSizeAdvice",
-    "CheckResult",
-    "Diagnosis",
-    "EpochIndices",
-    "Finding",
-    "Path",
-    "Surface",
-    "batch_size_advice",
-    "beale",
-    "check_initial_loss",
-    "check_regularization",
-    "daily_temperatures",
-    "diagnose",
-    "elongated_bowl",
-    "ema_curve",
-    "epoch_indices",
-    "gather_batches",
-    "himmelblau",
-    "minibatches",
-    "num_examples",
-    "overfit_tiny_subset",
-    "plateau",
-    "plot_ema",
-    "plot_loss_curves",
-    "plot_paths",
-    "plot_schedules",
-    "rosenbrock",
-    "run_path",
-    "saddle",
-    "scan_epoch",
-    "smooth_curve",
-
 ]

@@ -11,7 +11,7 @@ repository root::
 
 The executed ``notebooks/<name>.ipynb`` files are committed with their outputs
 (plots embedded as PNG) so they render on the repository page.
-``tests/test_notebooks.py`` re-executes each committed notebook from a clean
+``tests/demo/test_notebooks.py`` re-executes each committed notebook from a clean
 kernel and checks that it still matches its source here.
 """
 
@@ -100,9 +100,7 @@ def kernel_env() -> dict[str, str]:
     kernel runs in the same interpreter as the caller (the test's venv).
     """
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p
-    )
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
     env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # plots inline, as PNG
     return env
 

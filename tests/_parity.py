@@ -1,6 +1,6 @@
 """Running a transformation in gdtransforms and optax and comparing every step.
 
-Shared by the property tests (tests/test_properties*.py). A :class:`Case`
+Shared by the property tests (tests/parity/test_properties*.py). A :class:`Case`
 builds the same transformation from either module; :func:`check_case` runs
 both eagerly on one drawn problem and compares updates, state and params leaf
 by leaf at every step, to each dtype's tolerance.
@@ -143,8 +143,7 @@ def assert_leaf_agrees(
         # overflowing) where optax is NaN.
         bad &= ~a_finite & ~(np.isinf(a) & np.isnan(e_raw))
     assert not bad.any(), (
-        f"{where}: optax non-finite at {np.argwhere(bad)[:3].tolist()}, "
-        f"ours {a[bad][:3]} vs optax {e_raw[bad][:3]}"
+        f"{where}: optax non-finite at {np.argwhere(bad)[:3].tolist()}, ours {a[bad][:3]} vs optax {e_raw[bad][:3]}"
     )
     # Finite in optax: ours finite and close. A value that overflows only when
     # cast to our narrower update dtype counts as optax's value.
@@ -178,11 +177,7 @@ def assert_histories_agree(name: str, case: Case, ours: list, theirs: list, para
             )
             mirrors_params = what != "state" and len(a_leaves) == len(param_dtypes)
             for i, (a, e) in enumerate(zip(a_leaves, e_leaves)):
-                promoted = (
-                    what == "updates"
-                    and case.promotes_updates
-                    and jnp.asarray(a).dtype != jnp.asarray(e).dtype
-                )
+                promoted = what == "updates" and case.promotes_updates and jnp.asarray(a).dtype != jnp.asarray(e).dtype
                 scale = scales.get((what, i), 0.0)
                 if what == "params":  # p + u rounds at the larger of the two.
                     scale = max(scale, scales.get(("updates", i), 0.0))

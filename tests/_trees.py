@@ -23,17 +23,11 @@ def gradient_sequence(params: dict, steps: int, seed: int = 1) -> list:
     seq = []
     for t in range(steps):
         scale = 0.0 if t == 3 else 10.0 ** rng.uniform(-2, 1)
-        seq.append(
-            jax.tree.map(
-                lambda p: jnp.asarray(scale * rng.normal(size=np.shape(p)), p.dtype), params
-            )
-        )
+        seq.append(jax.tree.map(lambda p: jnp.asarray(scale * rng.normal(size=np.shape(p)), p.dtype), params))
     return seq
 
 
-def assert_trees_close(
-    actual, expected, *, rtol=1e-5, atol=1e-6, bf16_tol=2e-2, check_dtypes=True, msg=""
-):
+def assert_trees_close(actual, expected, *, rtol=1e-5, atol=1e-6, bf16_tol=2e-2, check_dtypes=True, msg=""):
     """Leaf-by-leaf closeness, looser for bfloat16 leaves; structures must match."""
     a_leaves, a_def = jax.tree.flatten(actual)
     e_leaves, e_def = jax.tree.flatten(expected)

@@ -7,7 +7,7 @@ faults are traced arguments (a gradient sign, a learning rate, whether updates
 are applied, a softmax before the loss, an ``eps``, the batch indices of the
 whole run, the validation weights), so the whole suite compiles three times.
 
-Used by ``tests/test_doctor_runs.py`` and ``benchmarks/doctor_reliability.py``.
+Used by ``tests/toolkit/test_doctor_runs.py`` and ``benchmarks/doctor_reliability.py``.
 """
 
 from __future__ import annotations
@@ -119,10 +119,10 @@ def batch_indices(key: jax.Array, num_examples: int, shuffle: bool) -> jax.Array
     epochs = -(-STEPS // (num_examples // BATCH))
     if shuffle:
         keys = jax.vmap(lambda e: jax.random.fold_in(key, e))(jnp.arange(epochs))
-        rows = jax.vmap(lambda k: gdt.epoch_indices(k, num_examples, BATCH).indices)(keys)
+        rows = jax.vmap(lambda k: gdt.toolkit.epoch_indices(k, num_examples, BATCH).indices)(keys)
     else:  # the same order every epoch, and that order sorted by label
         order = jnp.argsort(digits()[1][:num_examples], stable=True)
-        plan = gdt.epoch_indices(None, num_examples, BATCH).indices
+        plan = gdt.toolkit.epoch_indices(None, num_examples, BATCH).indices
         rows = jnp.broadcast_to(order[plan], (epochs, *plan.shape))
     return rows.reshape(-1, BATCH)[:STEPS]
 

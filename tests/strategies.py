@@ -4,9 +4,9 @@ Importing this module loads the hypothesis settings profile named by the
 ``GDT_HYPOTHESIS_PROFILE`` environment variable:
 
 - ``ci`` (the default): few examples, derandomized, so CI is fast and stable;
-- ``long``: enough examples that ``tests/test_properties.py`` runs more than
+- ``long``: enough examples that ``tests/parity/test_properties.py`` runs more than
   10,000 cases in all (``GDT_HYPOTHESIS_PROFILE=long python -m pytest
-  tests/test_properties.py``).
+  tests/parity/test_properties.py``).
 
 Trees are drawn as *specs* (nested dicts/lists/tuples whose leaves are
 ``(shape, dtype)`` pairs or ``None``) and only turned into arrays by
@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 # -- Profiles ------------------------------------------------------------------
 
 PROFILE_ENV = "GDT_HYPOTHESIS_PROFILE"
-# Examples per property test in each profile; tests/test_properties.py has one
+# Examples per property test in each profile; tests/parity/test_properties.py has one
 # property per case, so the long profile's total is this times the cases.
 EXAMPLES = {"ci": 6, "long": 250}
 STEPS = {"ci": 4, "long": 8}
@@ -45,9 +45,7 @@ _COMMON = dict(
     ],
     print_blob=True,
 )
-settings.register_profile(
-    "ci", max_examples=EXAMPLES["ci"], derandomize=True, database=None, **_COMMON
-)
+settings.register_profile("ci", max_examples=EXAMPLES["ci"], derandomize=True, database=None, **_COMMON)
 settings.register_profile("long", max_examples=EXAMPLES["long"], **_COMMON)
 PROFILE = os.environ.get(PROFILE_ENV, "ci")
 if PROFILE not in EXAMPLES:
@@ -135,9 +133,7 @@ def materialize(spec: Any, rng: np.random.Generator, scale: Any = 1.0) -> Any:
             magnitudes = np.array([0.0, 1e-30, 1e30, np.nan, 1.0])[
                 rng.choice(5, size=leaf.shape, p=[0.15, 0.1, 0.1, 0.03, 0.62])
             ]
-            values = values * np.where(
-                magnitudes == 1.0, 10.0 ** rng.uniform(-3, 3, size=leaf.shape), magnitudes
-            )
+            values = values * np.where(magnitudes == 1.0, 10.0 ** rng.uniform(-3, 3, size=leaf.shape), magnitudes)
         else:
             values = values * scale
         return jnp.asarray(values, leaf.dtype)
@@ -228,11 +224,9 @@ def epsilons(low: float = 1e-12, high: float = 1e-1) -> st.SearchStrategy[float]
 
     optax adds ``eps`` in float16 for float16 leaves, rounding it (1e-8 to 0);
     gdtransforms adds it in float32 (docs/DIFFERENCES.md, tested in
-    tests/test_numerics.py). With representable values both add the same eps.
+    tests/robustness/test_numerics.py). With representable values both add the same eps.
     """
-    return st.one_of(st.sampled_from([1e-8, 1e-6]), _log_uniform(low, high)).map(
-        _float16_representable
-    )
+    return st.one_of(st.sampled_from([1e-8, 1e-6]), _log_uniform(low, high)).map(_float16_representable)
 
 
 def non_negative(high: float = 1.0) -> st.SearchStrategy[float]:

@@ -21,11 +21,12 @@ STEPS = 24
 def make_params() -> dict[str, Any]:
     """The nested params tree (values away from 0, so every leaf moves)."""
     return {
-        "dense": {"w": jnp.array([[0.5, -1.0], [1.5, 2.0], [-0.3, 0.7]], jnp.float32),
-                  "b": jnp.array([0.1, -0.2], jnp.float32)},
+        "dense": {
+            "w": jnp.array([[0.5, -1.0], [1.5, 2.0], [-0.3, 0.7]], jnp.float32),
+            "b": jnp.array([0.1, -0.2], jnp.float32),
+        },
         "blocks": [
-            (jnp.array([1.0, -2.0, 3.0, 0.5], jnp.float32),
-             jnp.array([0.25, -0.75, 1.5], jnp.bfloat16)),
+            (jnp.array([1.0, -2.0, 3.0, 0.5], jnp.float32), jnp.array([0.25, -0.75, 1.5], jnp.bfloat16)),
             {"scale": jnp.array(1.25, jnp.float32)},
         ],
     }
@@ -52,9 +53,7 @@ def make_grads(
             i = 1 if t % 2 else 0  # the bfloat16 leaf, or the first float32 one.
             new[i] = new[i].copy()
             new[i].reshape(-1)[0] = bad
-        out.append(treedef.unflatten(
-            [jnp.asarray(g, dtype=x.dtype) for g, x in zip(new, leaves)]
-        ))
+        out.append(treedef.unflatten([jnp.asarray(g, dtype=x.dtype) for g, x in zip(new, leaves)]))
     return out
 
 
@@ -66,9 +65,7 @@ def _step_fn(tx: Any) -> Callable[..., Any]:
     return step
 
 
-def run(
-    tx: Any, grads: Sequence[Any], *, jit: bool, params: Any = None
-) -> tuple[Any, list[Any], list[Any]]:
+def run(tx: Any, grads: Sequence[Any], *, jit: bool, params: Any = None) -> tuple[Any, list[Any], list[Any]]:
     """Runs ``tx`` over ``grads``; returns final params, per-step updates and states."""
     params = make_params() if params is None else params
     if jit:
@@ -99,9 +96,7 @@ def assert_trees_close(actual: Any, expected: Any, what: str = "") -> None:
     """Leaf-by-leaf closeness (same leaf count, shapes, dtypes); NaNs must match."""
     a_leaves = jax.tree_util.tree_flatten_with_path(actual)[0]
     e_leaves = jax.tree.leaves(expected)
-    assert len(a_leaves) == len(e_leaves), (
-        f"{what}: {len(a_leaves)} leaves vs {len(e_leaves)} expected"
-    )
+    assert len(a_leaves) == len(e_leaves), f"{what}: {len(a_leaves)} leaves vs {len(e_leaves)} expected"
     for (path, a), e in zip(a_leaves, e_leaves):
         a, e = np.asarray(a), np.asarray(e)
         where = f"{what} at {jax.tree_util.keystr(path)}"
@@ -111,8 +106,11 @@ def assert_trees_close(actual: Any, expected: Any, what: str = "") -> None:
             np.testing.assert_array_equal(a, e, err_msg=where)
         else:
             np.testing.assert_allclose(
-                a.astype(np.float64), e.astype(np.float64), equal_nan=True,
-                err_msg=where, **_tol(a),
+                a.astype(np.float64),
+                e.astype(np.float64),
+                equal_nan=True,
+                err_msg=where,
+                **_tol(a),
             )
 
 

@@ -9,9 +9,9 @@
 # descent, usually the fastest in wall time. The data are reshuffled every epoch
 # and the last mini-batch may be smaller than $B$.
 #
-# gdtransforms has the pieces: `gdt.minibatches` (a Python iterator),
-# `gdt.scan_epoch` (a whole epoch as one `lax.scan`, compiled with the step) and
-# `gdt.batch_size_advice` (the rule of thumb of the notes).
+# gdtransforms has the pieces: `gdt.toolkit.minibatches` (a Python iterator),
+# `gdt.toolkit.scan_epoch` (a whole epoch as one `lax.scan`, compiled with the step) and
+# `gdt.toolkit.batch_size_advice` (the rule of thumb of the notes).
 
 # %%
 import time
@@ -45,20 +45,20 @@ def loss_fn(params, x, y, mask=None):
 params0 = {"w": jnp.zeros((d, n_classes)), "b": jnp.zeros(n_classes)}
 
 # %% [markdown]
-# `gdt.minibatches` walks the data in shuffled mini-batches, a new order every
+# `gdt.toolkit.minibatches` walks the data in shuffled mini-batches, a new order every
 # epoch; with $m = 1024$ and $B = 100$ the last batch holds the 24 examples left.
 
 # %%
-sizes = [len(y) for _, y in gdt.minibatches((X, Y), 100, key=jax.random.PRNGKey(1))]
+sizes = [len(y) for _, y in gdt.toolkit.minibatches((X, Y), 100, key=jax.random.PRNGKey(1))]
 print("batch sizes of one epoch with B = 100:", sizes)
-first = [np.asarray(y[:5]) for _, y in gdt.minibatches((X, Y), 100, key=jax.random.PRNGKey(1), num_epochs=2)]
+first = [np.asarray(y[:5]) for _, y in gdt.toolkit.minibatches((X, Y), 100, key=jax.random.PRNGKey(1), num_epochs=2)]
 print("first labels of epoch 1 / epoch 2:", first[0], first[11])
 
 # %% [markdown]
 # ## Batch, stochastic and mini-batch on the same problem
 #
 # Each method trains with plain `gdt.sgd` for a number of epochs in one compiled
-# call: every epoch is a `gdt.scan_epoch` over freshly shuffled mini-batches.
+# call: every epoch is a `gdt.toolkit.scan_epoch` over freshly shuffled mini-batches.
 # After every step we record the loss on the whole training set (for the plots
 # only; it is timed separately, without that extra work).
 
@@ -78,7 +78,7 @@ def make_train(batch_size, learning_rate, epochs, record_full_loss):
     def train(params):
         def epoch(carry, e):
             key = jax.random.fold_in(k_train, e)
-            return gdt.scan_epoch(step, carry, (X, Y), batch_size, key=key, drop_last=False)
+            return gdt.toolkit.scan_epoch(step, carry, (X, Y), batch_size, key=key, drop_last=False)
 
         (params, _), losses = jax.lax.scan(epoch, (params, opt.init(params)), jnp.arange(epochs))
         return params, losses.reshape(-1)
@@ -171,13 +171,13 @@ np.testing.assert_allclose(errors[:-1], theory[:-1], rtol=0.2)
 #
 # The notes' advice: with $m \le 2000$ examples use batch gradient descent;
 # otherwise a power of two, 64, 128, 256 or 512, whose batch fits in the memory of
-# the CPU/GPU. `gdt.batch_size_advice` applies it.
+# the CPU/GPU. `gdt.toolkit.batch_size_advice` applies it.
 
 # %%
-print(gdt.batch_size_advice(1024))
-print(gdt.batch_size_advice(50_000))
+print(gdt.toolkit.batch_size_advice(1024))
+print(gdt.toolkit.batch_size_advice(50_000))
 # 50 000 images whose step needs ~1 MB each (activations and their gradients), 300 MB free:
-print(gdt.batch_size_advice(50_000, bytes_per_example=1_000_000, memory_bytes=300_000_000))
-print(gdt.batch_size_advice(50_000, bytes_per_example=1_000_000, memory_bytes=40_000_000))
-assert gdt.batch_size_advice(1024).batch_size == 1024
-assert gdt.batch_size_advice(50_000, bytes_per_example=1_000_000, memory_bytes=300_000_000).batch_size == 256
+print(gdt.toolkit.batch_size_advice(50_000, bytes_per_example=1_000_000, memory_bytes=300_000_000))
+print(gdt.toolkit.batch_size_advice(50_000, bytes_per_example=1_000_000, memory_bytes=40_000_000))
+assert gdt.toolkit.batch_size_advice(1024).batch_size == 1024
+assert gdt.toolkit.batch_size_advice(50_000, bytes_per_example=1_000_000, memory_bytes=300_000_000).batch_size == 256

@@ -14,7 +14,7 @@
 # **The data.** The lecture averages a year of daily London temperatures (40 °F,
 # 49 °F, 45 °F, ...). No download is possible here and no installed package ships
 # such a series (scikit-learn's bundled data sets have no daily temperatures), so we
-# use the documented *synthetic* year of `gdt.daily_temperatures()`: a seasonal
+# use the documented *synthetic* year of `gdt.toolkit.daily_temperatures()`: a seasonal
 # cycle $52 - 12\cos(2\pi (d - 15)/365)$ °F (coldest mid January, warmest mid
 # July, like London) plus day-to-day noise of standard deviation 4 °F (`numpy`
 # seed 0), starting with the lecture's 40, 49, 45 °F.
@@ -29,7 +29,7 @@ import gdtransforms as gdt
 
 plt.rcParams.update({"figure.dpi": 80, "figure.figsize": (8, 3.2), "axes.grid": True})
 
-temps = jnp.asarray(gdt.daily_temperatures(), dtype=jnp.float32)  # 365 days
+temps = jnp.asarray(gdt.toolkit.daily_temperatures(), dtype=jnp.float32)  # 365 days
 days = np.arange(1, len(temps) + 1)
 print("first days (F):", np.round(np.asarray(temps[:6]), 1))
 
@@ -56,7 +56,7 @@ ewa_many = jax.jit(jax.vmap(ewa, in_axes=(None, 0, None)), static_argnums=2)
 betas = jnp.array([0.9, 0.98, 0.5])
 v = ewa_many(temps, betas, False)
 for v_b, beta in zip(v, betas.tolist()):  # the same as the toolkit's float64 reference
-    np.testing.assert_allclose(v_b, gdt.ema_curve(np.asarray(temps), beta), rtol=1e-5)
+    np.testing.assert_allclose(v_b, gdt.toolkit.ema_curve(np.asarray(temps), beta), rtol=1e-5)
 
 fig, ax = plt.subplots()
 ax.plot(days, temps, ".", ms=3, color="0.6", label=r"$\theta_t$ (daily)")

@@ -8,8 +8,8 @@
 # divide each coordinate by its own gradient scale, so they head straight for the
 # minimum; Adam combines both. Every optimizer here is one `gdtransforms` alias
 # (`gdt.sgd`, `gdt.adagrad`, `gdt.rmsprop`, `gdt.adam`, `gdt.ema_momentum`), and
-# every path is one `jax.lax.scan` (`gdt.run_path`) on one of the toolkit's
-# surfaces (`gdt.elongated_bowl`, `gdt.rosenbrock`).
+# every path is one `jax.lax.scan` (`gdt.toolkit.surfaces.run_path`) on one of the toolkit's
+# surfaces (`gdt.toolkit.surfaces.elongated_bowl`, `gdt.toolkit.surfaces.rosenbrock`).
 
 # %%
 import jax
@@ -23,11 +23,11 @@ plt.rcParams.update({"figure.dpi": 72, "axes.grid": False})
 
 
 def run_paths(optimizers, f, x0, steps):
-    """`gdt.run_path` for every optimizer of a dict, compiled together as one program.
+    """`gdt.toolkit.surfaces.run_path` for every optimizer of a dict, compiled together as one program.
 
     Returns name -> the points visited, `[steps + 1, *x0.shape]`.
     """
-    paths = jax.jit(lambda x0: [gdt.run_path(opt, f, x0, steps).points for opt in optimizers.values()])(x0)
+    paths = jax.jit(lambda x0: [gdt.toolkit.surfaces.run_path(opt, f, x0, steps).points for opt in optimizers.values()])(x0)
     return dict(zip(optimizers, paths))
 
 
@@ -38,7 +38,7 @@ def contour(ax, f, xlim, ylim, levels):
     ax.set(xlim=xlim, ylim=ylim)
 
 
-bowl = gdt.elongated_bowl  # the toolkit's surface: f(p) = p[0]**2 / 20 + p[1]**2
+bowl = gdt.toolkit.surfaces.elongated_bowl  # the toolkit's surface: f(p) = p[0]**2 / 20 + p[1]**2
 
 
 # %% [markdown]
@@ -124,7 +124,7 @@ plt.show()
 
 
 # %%
-rosenbrock = gdt.rosenbrock
+rosenbrock = gdt.toolkit.surfaces.rosenbrock
 optimizers = {
     "SGD (lr 1e-3)": gdt.sgd(1e-3),
     "Momentum (lr 1e-3, 0.9)": gdt.sgd(1e-3, momentum=0.9),
@@ -165,5 +165,5 @@ plt.show()
 # learning-rate decay, notebook 4.
 
 # %%
-losses = gdt.run_path(gdt.rmsprop(1e-2), rosenbrock, x0, 3000).values
+losses = gdt.toolkit.surfaces.run_path(gdt.rmsprop(1e-2), rosenbrock, x0, 3000).values
 print("RMSprop, lr 1e-2: f after 1000 / 2000 / 3000 steps =", ", ".join(f"{float(losses[t]):.4f}" for t in (1000, 2000, 3000)))

@@ -23,11 +23,11 @@ plt.rcParams.update({"figure.dpi": 72, "figure.figsize": (8, 3.2)})
 
 
 def run_paths(optimizers, f, x0, steps):
-    """`gdt.run_path` for every optimizer of a dict, compiled together as one program.
+    """`gdt.toolkit.surfaces.run_path` for every optimizer of a dict, compiled together as one program.
 
     Returns name -> the points visited, `[steps + 1, *x0.shape]`.
     """
-    paths = jax.jit(lambda x0: [gdt.run_path(opt, f, x0, steps).points for opt in optimizers.values()])(x0)
+    paths = jax.jit(lambda x0: [gdt.toolkit.surfaces.run_path(opt, f, x0, steps).points for opt in optimizers.values()])(x0)
     return dict(zip(optimizers, paths))
 
 

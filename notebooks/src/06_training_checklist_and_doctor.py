@@ -14,7 +14,7 @@
 # 5. Tune the hyperparameters with short runs (notebook 7).
 #
 # Then, while training, **read the loss curve**: each fault leaves its own mark.
-# `gdt.diagnose` reads a curve the way the notes do and names what it sees.
+# `gdt.toolkit.diagnose` reads a curve the way the notes do and names what it sees.
 #
 # The data: scikit-learn's handwritten digits (8x8 images, 10 classes, shipped
 # with the package), standardized with the training set's statistics.
@@ -70,14 +70,14 @@ params = init_mlp(jax.random.PRNGKey(1000))
 # %% [markdown]
 # ## Step 3: the initial loss
 #
-# `gdt.check_initial_loss` compares the loss before training with $\log n$. With
+# `gdt.toolkit.check_initial_loss` compares the loss before training with $\log n$. With
 # Xavier initialization the logits are small and the loss is close to
 # $\log 10$. Initial weights 10 times too large make the untrained network
 # confidently wrong, and the check says by how much.
 
 # %%
-good = gdt.check_initial_loss(cross_entropy(logits_fn(params, x_tr), y_tr), num_classes=10)
-too_big = gdt.check_initial_loss(
+good = gdt.toolkit.check_initial_loss(cross_entropy(logits_fn(params, x_tr), y_tr), num_classes=10)
+too_big = gdt.toolkit.check_initial_loss(
     cross_entropy(logits_fn(init_mlp(jax.random.PRNGKey(1000), scale=10.0), x_tr), y_tr), num_classes=10
 )
 print(good)
@@ -88,7 +88,7 @@ assert good.passed and not too_big.passed and too_big.verdict == "too high"
 # %% [markdown]
 # With regularization on, the loss must go up: the L2 penalty
 # $\frac{\lambda}{2B}\sum_l \|W^{[l]}\|_F^2$ of the notes adds to it.
-# `gdt.check_regularization` catches a penalty that is never added, or subtracted.
+# `gdt.toolkit.check_regularization` catches a penalty that is never added, or subtracted.
 
 # %%
 def l2_penalty(params, lam, batch_size):
@@ -97,8 +97,8 @@ def l2_penalty(params, lam, batch_size):
 
 base = cross_entropy(logits_fn(params, x_tr), y_tr)
 penalty = l2_penalty(params, 0.1, N_TRAIN)
-right = gdt.check_regularization(base, base + penalty, strength=0.1)
-sign_bug = gdt.check_regularization(base, base - penalty, strength=0.1)
+right = gdt.toolkit.check_regularization(base, base + penalty, strength=0.1)
+sign_bug = gdt.toolkit.check_regularization(base, base - penalty, strength=0.1)
 print(right)
 print(sign_bug)
 assert right.passed and sign_bug.verdict == "lowered"
@@ -106,15 +106,15 @@ assert right.passed and sign_bug.verdict == "lowered"
 # %% [markdown]
 # ## Step 4: overfit a tiny subset
 #
-# `gdt.overfit_tiny_subset` trains on 64 random examples in batches of 16
+# `gdt.toolkit.overfit_tiny_subset` trains on 64 random examples in batches of 16
 # (reshuffled every epoch) until it reaches 100 % training accuracy. The healthy
 # network memorizes them in a few epochs. The same network with a learning rate
 # 1000 times too small (a wrong unit, say) cannot, and the check says so.
 
 # %%
 key = jax.random.PRNGKey(0)
-healthy = gdt.overfit_tiny_subset(logits_fn, params, gdt.adam(1e-2), x_tr, y_tr, key=key, max_epochs=200)
-too_slow = gdt.overfit_tiny_subset(logits_fn, params, gdt.adam(1e-5), x_tr, y_tr, key=key, max_epochs=60)
+healthy = gdt.toolkit.overfit_tiny_subset(logits_fn, params, gdt.adam(1e-2), x_tr, y_tr, key=key, max_epochs=200)
+too_slow = gdt.toolkit.overfit_tiny_subset(logits_fn, params, gdt.adam(1e-5), x_tr, y_tr, key=key, max_epochs=60)
 print(healthy)
 print(too_slow)
 assert healthy.passed and not too_slow.passed
@@ -136,7 +136,7 @@ plt.show()
 #
 # The notes name a fault for each shape of curve. We plant one fault at a time in
 # otherwise healthy training runs (the MLP above, mini-batches of 16, 640 steps =
-# 20 epochs, validation every 8 steps) and let `gdt.diagnose` read each run:
+# 20 epochs, validation every 8 steps) and let `gdt.toolkit.diagnose` read each run:
 #
 # | planted fault | what the curve shows | reading |
 # |---|---|---|
@@ -196,9 +196,9 @@ def batch_indices(key, n, shuffle):
     epochs = -(-STEPS // (n // BATCH))
     if shuffle:
         keys = jax.vmap(lambda e: jax.random.fold_in(key, e))(jnp.arange(epochs))
-        rows = jax.vmap(lambda k: gdt.epoch_indices(k, n, BATCH).indices)(keys)
+        rows = jax.vmap(lambda k: gdt.toolkit.epoch_indices(k, n, BATCH).indices)(keys)
     else:  # the same order every epoch, and that order sorted by label
-        plan = gdt.epoch_indices(None, n, BATCH).indices
+        plan = gdt.toolkit.epoch_indices(None, n, BATCH).indices
         rows = jnp.broadcast_to(jnp.argsort(y_tr[:n], stable=True)[plan], (epochs, *plan.shape))
     return rows.reshape(-1, BATCH)[:STEPS]
 
@@ -242,13 +242,13 @@ for name, (reading, fault) in faults.items():
     tr, va, spe = train(**fault)
     others = [train(seed, **fault)[0] for seed in range(1, 5)] if fault.get("double") else None
     curves[name] = (tr, va)
-    diagnoses[name] = gdt.diagnose(tr, va, spe, others, val_every=EVAL_EVERY)
+    diagnoses[name] = gdt.toolkit.diagnose(tr, va, spe, others, val_every=EVAL_EVERY)
     found = diagnoses[name].names
     print(f"{name:31s} expected {reading or 'healthy':17s} found {', '.join(found) or 'healthy'}")
     assert found == ((reading,) if reading else ()), str(diagnoses[name])
 
 # %%
-gdt.plot_loss_curves(curves, diagnoses, val_every=EVAL_EVERY)
+gdt.toolkit.plot_loss_curves(curves, diagnoses, val_every=EVAL_EVERY)
 
 # %% [markdown]
 # Each finding comes with the steps it rests on (shaded above), the numbers, and

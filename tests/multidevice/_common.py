@@ -1,7 +1,7 @@
 """Shared setup of the multi-device scripts: 8 simulated CPU devices.
 
 Importing this module before jax sets ``XLA_FLAGS`` so that the host platform
-has 8 devices. Each script runs in its own process (``tests/test_multidevice.py``
+has 8 devices. Each script runs in its own process (``tests/scaleout/test_multidevice.py``
 starts them), so the rest of the suite keeps one device. Run one by hand with
 ``python tests/multidevice/<script>.py``.
 """

@@ -8,7 +8,6 @@ of 64.
 import _common as c  # noqa: I001  (sets up 8 devices before jax is imported)
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
@@ -44,9 +43,7 @@ def pmap_run(opt, params):
     # Inputs with a leading device axis, placed as pmap places its outputs so
     # that the step compiles once.
     split = NamedSharding(Mesh(np.array(jax.devices()), ("batch",)), P("batch"))
-    replicate = lambda tree: jax.device_put(
-        jax.tree.map(lambda v: np.broadcast_to(v, (n, *np.shape(v))), tree), split
-    )
+    replicate = lambda tree: jax.device_put(jax.tree.map(lambda v: np.broadcast_to(v, (n, *np.shape(v))), tree), split)
     state = replicate(opt.init(params))
     params = replicate(params)
     for x, y in batches:
@@ -92,7 +89,10 @@ def shard_map_run(opt, params, check_vma):
 for name, opt in [("adam", gdt.adam(1e-2)), ("sgd+momentum", gdt.sgd(1e-2, momentum=0.9))]:
     params0 = c.mlp_params()
     ref_params, ref_state = one_device_run(opt, params0)
-    moved = max(np.abs(np.asarray(a) - np.asarray(b)).max() for a, b in zip(jax.tree.leaves(ref_params), jax.tree.leaves(params0)))
+    moved = max(
+        np.abs(np.asarray(a) - np.asarray(b)).max()
+        for a, b in zip(jax.tree.leaves(ref_params), jax.tree.leaves(params0))
+    )
     assert moved > 1e-2, "the params must move for the comparison to mean something"
 
     dp_params, dp_state = pmap_run(opt, params0)

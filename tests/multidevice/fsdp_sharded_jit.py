@@ -93,7 +93,9 @@ for name, opt in [
 
     replicated = NamedSharding(mesh, P())
     times = [(jax.device_put(np.float32(t), replicated), jnp.float32(t)) for t in range(STEPS)]
-    sharded_step = jax.jit(step, in_shardings=(param_shardings, state_sh, None), out_shardings=(param_shardings, state_sh))
+    sharded_step = jax.jit(
+        step, in_shardings=(param_shardings, state_sh, None), out_shardings=(param_shardings, state_sh)
+    )
     compiled = sharded_step.lower(params, state, times[0][0]).compile()
     assert c.collectives_in(compiled) == [], (name, c.collectives_in(compiled))
     # Without in/out shardings, XLA's propagation keeps the layout too (and
@@ -150,8 +152,10 @@ c.check("clip_by_global_norm on sharded params clips by the global norm")
 
 # Bad input: params on two meshes; params without a sharding.
 other = Mesh(np.array(jax.devices()[:4]), ("fsdp",))
-split = {"a": jax.device_put(jnp.ones(8), NamedSharding(mesh, P("fsdp"))),
-         "b": jax.device_put(jnp.ones(8), NamedSharding(other, P("fsdp")))}
+split = {
+    "a": jax.device_put(jnp.ones(8), NamedSharding(mesh, P("fsdp"))),
+    "b": jax.device_put(jnp.ones(8), NamedSharding(other, P("fsdp"))),
+}
 try:
     gdt.state_shardings(gdt.adam(0.1).init(split), split)
 except ValueError as e:

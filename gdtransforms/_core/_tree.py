@@ -1,0 +1,158 @@
+"""Small tree helpers shared by the transformations."""
+
+from __future__ import annotations
+
+import collections
+import operator
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = [
+    "abs_sq",
+    "cast",
+    "cast_like",
+    "full_like",
+    "global_norm",
+    "map_unzip",
+    "safe_increment",
+    "update_dtype",
+    "widen_f16",
+    "zeros_like",
+]
+
+
+def _full(leaf: Any, fill_value: Any, dtype: Any) -> Any:
+    if isinstance(leaf, jax.ShapeDtypeStruct):
+        # Abstract leaves stay abstract: init on ShapeDtypeStructs allocates nothing.
+        return jax.ShapeDtypeStruct(leaf.shape, dtype or leaf.dtype, sharding=leaf.sharding)
+    # An explicit dtype also drops weak typing: a weakly typed param would
+    # otherwise give a state whose type changes after the first update.
+    return jnp.full_like(leaf, fill_value, dtype=dtype or jnp.result_type(leaf))
+
+
+def zeros_like(tree: Any, dtype: Any = None) -> Any:
+    """A tree of zeros shaped like ``tree``, optionally of another dtype.
+
+    Leaves that are ``jax.ShapeDtypeStruct`` give ``ShapeDtypeStruct`` leaves,
+    so ``init`` on an abstract tree allocates nothing.
+    """
+    return jax.tree.map(lambda x: _full(x, 0, dtype), tree)
+
+
+def full_like(tree: Any, fill_value: Any, dtype: Any = None) -> Any:
+    """A tree shaped like ``tree`` filled with ``fill_value``."""
+    return jax.tree.map(lambda x: _full(x, fill_value, dtype), tree)
+
+
+def cast(tree: Any, dtype: Any) -> Any:
+    """Casts every leaf to ``dtype``; ``None`` leaves the tree as it is."""
+    if dtype is None:
+        return tree
+    return jax.tree.map(lambda x: x.astype(dtype), tree)
+
+
+def cast_like(tree: Any, other: Any) -> Any:
+    """Casts each leaf of ``tree`` to the dtype of the matching leaf of ``other``."""
+    return jax.tree.map(lambda x, o: x.astype(o.dtype), tree, other)
+
+
+def safe_increment(count: jax.Array) -> jax.Array:
+    """``count + 1`` that saturates at the dtype's maximum instead of wrapping."""
+    count = jnp.asarray(count)
+    max_value = jnp.iinfo(count.dtype).max
+    one = jnp.array(1, dtype=count.dtype)
+    return jnp.where(count < max_value, count + one, max_value)
+
+
+def global_norm(updates: Any) -> jax.Array:
+    r"""The l2 norm of all leaves of a tree together.
+
+    .. math:: \|u\| = \sqrt{\textstyle\sum_{\text{leaves}} \sum_i |u_i|^2}
+
+    Args:
+      updates: a tree of arrays.
+
+    Returns:
+      A scalar array.
+    """
+    squares = jax.tree.map(lambda x: jnp.sum(abs_sq(x)), updates)
+    return jnp.sqrt(jax.tree.reduce(operator.add, squares, initializer=0))
+
+
+def map_unzip(fn: Callable[..., tuple[Any, ...]], tree: Any, *rest: Any, num_outputs: int) -> tuple[Any, ...]:
+    """Maps ``fn`` over matching leaves and returns one tree per output.
+
+    ``fn(leaf, *rest_leaves)`` returns a tuple of ``num_outputs`` arrays. All
+    outputs of one leaf are computed in one place, which lets XLA fuse them.
+    Under a trace, ``fn`` is traced once per repeated leaf signature (see
+    :func:`_leaf_callers`), which keeps tracing of many-leaf trees quick.
+    """
+    leaves, treedef = jax.tree.flatten(tree)
+    rest_leaves = [treedef.flatten_up_to(r) for r in rest]
+    rows = list(zip(leaves, *rest_leaves))
+    outputs = [call(*args) for call, args in zip(_leaf_callers(fn, rows), rows)]
+    columns = list(zip(*outputs)) if outputs else [()] * num_outputs
+    return tuple(treedef.unflatten(list(column)) for column in columns)
+
+
+def _signature(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(
+        (np.shape(a), getattr(a, "dtype", None), getattr(getattr(a, "aval", None), "weak_type", None)) for a in args
+    )
+
+
+def _leaf_callers(fn: Callable[..., Any], rows: list[tuple[Any, ...]]) -> list[Callable[..., Any]]:
+    """For each row of leaves: ``fn``, or ``fn`` under ``jax.jit`` if traced and repeated.
+
+    Tracing ``fn`` costs one pass of JAX's Python per operation per leaf; the
+    jitted ``fn`` is traced once per leaf signature (shapes and dtypes) and
+    reused by every leaf with that signature. XLA inlines the calls, so the
+    compiled program (and every number it computes) is the same. Eager calls
+    never compile.
+    """
+    if len(rows) < 2 or not any(isinstance(a, jax.core.Tracer) for row in rows for a in row):
+        return [fn] * len(rows)
+    signatures = [_signature(row) for row in rows]
+    counts = collections.Counter(signatures)
+    if max(counts.values()) < 2:
+        return [fn] * len(rows)
+    jitted = jax.jit(fn)
+    return [jitted if counts[sig] > 1 else fn for sig in signatures]
+
+
+def update_dtype(grad_dtype: Any, *state_dtypes: Any) -> Any:
+    """The dtype of the updates of a transformation with a state.
+
+    The gradients' dtype, so bfloat16 gradients give bfloat16 updates even with
+    a float32 state (optax promotes them). The exception is float16: its range
+    (max 65504) cannot hold, say, a momentum sum ``g / (1 - decay)`` or Adam's
+    ``mu / eps`` that the wider state holds, so float16 gradients with a wider
+    state give updates in the state's dtype, as in optax. Pass the dtypes of
+    the state that optax promotes by (``mu``, ``trace``, ``ema``), so float16
+    updates get exactly optax's dtype.
+    """
+    if jnp.dtype(grad_dtype) != jnp.float16:
+        return grad_dtype
+    return jnp.result_type(grad_dtype, *state_dtypes)
+
+
+def widen_f16(x: jax.Array) -> jax.Array:
+    """``x`` in float32 if it is float16, else unchanged.
+
+    Denominators go through this: a default ``eps`` such as 1e-8 is below
+    float16's smallest subnormal, so in float16 ``sqrt(0) + eps`` is 0 and a
+    zero gradient gives ``0 / 0 = NaN`` (optax #1754, #1784). bfloat16 has
+    float32's range and is left alone, so it stays bit-identical to optax.
+    """
+    return x.astype(jnp.float32) if x.dtype == jnp.float16 else x
+
+
+def abs_sq(x: jax.Array) -> jax.Array:
+    """``|x|^2`` elementwise, real for complex ``x``."""
+    if jnp.iscomplexobj(x):
+        return jnp.square(x.real) + jnp.square(x.imag)
+    return jnp.square(x)

@@ -1,0 +1,147 @@
+"""``python -m gdtransforms demo``: the notes' optimizers race on real digits.
+
+No download and no arguments: scikit-learn's bundled digits (1,797 8x8
+images, 10 classes). It runs the training checklist on an MLP written in
+plain JAX, races SGD, both momentum forms, Nesterov, AdaGrad, RMSprop, Adam
+and AdamW (each with a learning-rate schedule), prints a table with the
+doctor's findings and writes PNGs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import TextIO
+
+import jax
+
+import gdtransforms as gdt
+from gdtransforms._demo._digits import QUICK_RACERS, TARGET_ACCURACY, _racers, load_digits, race_one
+from gdtransforms._demo._report import format_table, run_checklist, write_plots
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    names = list(_racers())
+    parser = argparse.ArgumentParser(
+        prog="python -m gdtransforms",
+        description="gdtransforms: composable gradient transformations for JAX.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+    demo = sub.add_parser(
+        "demo",
+        help="race the notes' optimizers on scikit-learn's digits",
+        description="Runs the training checklist, races the optimizers of the notes on "
+        "scikit-learn's digits, prints a table with the loss-curve doctor's findings and "
+        "writes PNGs.",
+    )
+
+    def optimizer_list(text: str) -> list[str]:
+        chosen = [s.strip() for s in text.split(",") if s.strip()]
+        unknown = [s for s in chosen if s not in names]
+        if unknown or not chosen:
+            raise argparse.ArgumentTypeError(
+                f"unknown optimizer(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(names)}"
+            )
+        return chosen
+
+    def whole(low: int) -> Callable[[str], int]:
+        def parse(text: str) -> int:
+            try:
+                value = int(text)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+            if value < low:
+                raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+            return value
+
+        return parse
+
+    demo.add_argument(
+        "--optimizers",
+        type=optimizer_list,
+        default=None,
+        help=f"comma-separated subset of: {', '.join(names)} (default: all; with --quick: {', '.join(QUICK_RACERS)})",
+    )
+    demo.add_argument("--epochs", type=whole(1), default=None, help="epochs per optimizer (default 30, quick 4)")
+    demo.add_argument("--batch-size", type=whole(1), default=64, help="mini-batch size (default 64)")
+    demo.add_argument("--seed", type=whole(0), default=0, help="seed for the split, init and shuffling")
+    demo.add_argument(
+        "--out",
+        type=pathlib.Path,
+        default=pathlib.Path("demo_output"),
+        help="folder for the PNGs (default ./demo_output)",
+    )
+    demo.add_argument("--quick", action="store_true", help="a short run (tests use it)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Entry point of ``python -m gdtransforms``; returns the exit code."""
+    args = _parse(argv)
+    out, err = out or sys.stdout, err or sys.stderr
+    try:
+        data = load_digits(args.seed)
+    except ImportError:
+        print("the demo needs scikit-learn (and matplotlib for the plots): pip install 'gdtransforms[demo]'", file=err)
+        return 1
+    epochs = args.epochs or (4 if args.quick else 30)
+    chosen = args.optimizers or list(QUICK_RACERS if args.quick else _racers())
+    if args.batch_size > len(data[0]):
+        print(f"--batch-size must be <= {len(data[0])} (the training examples), got {args.batch_size}", file=err)
+        return 2
+    try:  # fail before training, not after
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        print(f"could not create the output folder {args.out}: {e}", file=err)
+        return 1
+    start = time.perf_counter()
+    print(
+        f"digits: {len(data[0])} training and {len(data[2])} validation images, 10 classes; "
+        f"{jax.devices()[0].platform}",
+        file=out,
+    )
+    print(
+        f"batch size advice (SPEC.md 1): {gdt.toolkit.batch_size_advice(len(data[0]))}; "
+        f"this demo uses B = {args.batch_size} to show mini-batch training",
+        file=out,
+    )
+    print("\n1) the training checklist on a plain-JAX MLP (64-64-10, tanh)", file=out)
+    run_checklist(data, args.seed, args.quick, out)
+
+    print(
+        f"\n2) the race: {len(chosen)} optimizers x {epochs} epochs of {len(data[0]) // args.batch_size} "
+        f"steps (progress on stderr)",
+        file=out,
+    )
+    out.flush()
+    racers = _racers()
+    results = [
+        race_one(n, racers[n], data, epochs=epochs, batch_size=args.batch_size, seed=args.seed, stream=err)
+        for n in chosen
+    ]
+
+    print(f"\n3) results (target: {TARGET_ACCURACY:.0%} validation accuracy)", file=out)
+    print(format_table(results), file=out)
+    for r in results:
+        for finding in r.diagnosis or ():
+            print(f"   {r.racer.title}: {finding}", file=out)
+    if {"momentum", "ema-momentum"} <= set(chosen):
+        print(
+            "   The two momentum forms match: the EMA form with lr 0.3 is heavy-ball with lr "
+            "0.3 * (1 - 0.9) = 0.03 (SPEC.md 3).",
+            file=out,
+        )
+
+    try:
+        written = write_plots(results, args.out, args.quick)
+    except ImportError as e:
+        print(f"\n4) no plots: {e}", file=out)
+    else:
+        print("\n4) wrote:", file=out)
+        for path in written:
+            print(f"   {path}", file=out)
+    print(f"\ndone in {time.perf_counter() - start:.1f} s", file=out)
+    return 0

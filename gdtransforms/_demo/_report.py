@@ -1,0 +1,90 @@
+"""The digits race's report: the table, the checklist and the plots."""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Sequence
+from typing import TextIO
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import gdtransforms as gdt
+from gdtransforms._demo._digits import L2_STRENGTH, TARGET_ACCURACY, Result, cost, init_mlp, mlp
+
+
+def format_table(results: Sequence[Result]) -> str:
+    head = (
+        f"{'optimizer':<22s} {'schedule':<27s} {'train loss':>10s} {'train acc':>9s} "
+        f"{'val loss':>9s} {'val acc':>8s} {'epochs to ' + format(TARGET_ACCURACY, '.0%'):>13s} "
+        f"{'ms/step':>8s}  doctor"
+    )
+    lines = [head, "-" * len(head)]
+    for r in results:
+        to_target = "-" if r.epochs_to_target is None else str(r.epochs_to_target)
+        doctor = ", ".join(r.diagnosis.names) if r.diagnosis and not r.diagnosis.healthy else "healthy"
+        lines.append(
+            f"{r.racer.title:<22s} {r.racer.schedule_name:<27s} {r.train_loss[-1]:>10.4f} "
+            f"{r.train_acc[-1]:>9.1%} {r.val_loss[-1]:>9.4f} {r.val_acc[-1]:>8.1%} "
+            f"{to_target:>13s} {r.ms_per_step:>8.3f}  {doctor}"
+        )
+    return "\n".join(lines)
+
+
+def run_checklist(data: tuple[np.ndarray, ...], seed: int, quick: bool, out: TextIO) -> list[gdt.toolkit.CheckResult]:
+    x_tr, y_tr, _, _ = (jnp.asarray(a) for a in data)
+    params = init_mlp(jax.random.key(seed))
+    batch = (x_tr[:256], y_tr[:256])
+    checks = [
+        gdt.toolkit.check_initial_loss(cost(params, *batch), 10),
+        gdt.toolkit.check_regularization(
+            cost(params, *batch), cost(params, *batch, l2=L2_STRENGTH), strength=L2_STRENGTH
+        ),
+        gdt.toolkit.overfit_tiny_subset(
+            mlp, params, gdt.adam(1e-2), x_tr, y_tr, key=jax.random.key(seed), max_epochs=100 if quick else 300
+        ),
+    ]
+    for check in checks:
+        print(f"  {check}", file=out)
+    return checks
+
+
+def write_plots(results: Sequence[Result], out_dir: pathlib.Path, quick: bool) -> list[pathlib.Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    curves = {r.racer.title: (r.train_steps, r.val_loss) for r in results}
+    diagnoses = {r.racer.title: r.diagnosis for r in results}
+    spe = results[0].steps_per_epoch
+    path = out_dir / "loss_curves.png"
+    gdt.toolkit.plot_loss_curves(curves, diagnoses, val_every=spe, steps_per_epoch=spe, save_to=path)
+    written.append(path)
+
+    bowl = gdt.toolkit.surfaces.elongated_bowl
+    steps = 30 if quick else 40
+    paths = {  # the notes' comparison (004), each with its own rate, from the same start
+        "SGD (lr 0.95)": gdt.toolkit.surfaces.run_path(gdt.sgd(0.95), bowl, bowl.start, steps),
+        "Momentum (lr 0.1, 0.9)": gdt.toolkit.surfaces.run_path(gdt.sgd(0.1, momentum=0.9), bowl, bowl.start, steps),
+        "AdaGrad (lr 1.5)": gdt.toolkit.surfaces.run_path(
+            gdt.adagrad(1.5, initial_accumulator_value=0.0), bowl, bowl.start, steps
+        ),
+        "Adam (lr 0.3)": gdt.toolkit.surfaces.run_path(gdt.adam(0.3), bowl, bowl.start, steps),
+    }
+    path = out_dir / "visual_log.png"
+    gdt.toolkit.plot_paths(paths, bowl, title="visual log: f(x, y) = x^2/20 + y^2", save_to=path)
+    written.append(path)
+
+    total = spe * len(results[0].val_loss)
+    schedules, users = {}, {}
+    for r in results:  # one line per schedule shape, naming who uses it
+        users.setdefault(r.racer.schedule_name, []).append(r.racer.title)
+        schedules.setdefault(r.racer.schedule_name, r.racer.schedule(spe, total))
+    schedules = {f"{k}: {', '.join(users[k])}": v for k, v in schedules.items()}
+    path = out_dir / "schedules.png"
+    gdt.toolkit.plot_schedules(schedules, total, steps_per_epoch=spe, save_to=path)
+    written.append(path)
+
+    path = out_dir / "ema.png"
+    gdt.toolkit.plot_ema(save_to=path)
+    written.append(path)
+    return written

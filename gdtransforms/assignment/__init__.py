@@ -1,0 +1,3 @@
+"""optax.assignment's twin."""
+
+__all__: list[str] = []

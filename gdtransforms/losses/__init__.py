@@ -1,0 +1,3 @@
+"""optax.losses's twin."""
+
+__all__: list[str] = []

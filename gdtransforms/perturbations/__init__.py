@@ -1,0 +1,3 @@
+"""optax.perturbations's twin."""
+
+__all__: list[str] = []

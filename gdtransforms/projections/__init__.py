@@ -1,0 +1,3 @@
+"""optax.projections's twin."""
+
+__all__: list[str] = []

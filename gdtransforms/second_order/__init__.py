@@ -1,0 +1,3 @@
+"""optax.second_order's twin."""
+
+__all__: list[str] = []

@@ -1,0 +1,63 @@
+"""Gradient transformations: primitives and wrappers (optax.transforms' twin)."""
+
+from gdtransforms._core._base import MaskedNode
+from gdtransforms._core._combine import chain, named_chain
+from gdtransforms._transforms._accumulation import EmaState, TraceState, ema, trace
+from gdtransforms._transforms._clip import clip, clip_by_global_norm
+from gdtransforms._transforms._masking import MaskedState, masked
+from gdtransforms._transforms._regularize import add_decayed_weights
+from gdtransforms._wrappers._conditionality import (
+    ConditionallyMaskState,
+    ConditionallyTransformState,
+    ConditionFn,
+    conditionally_mask,
+    conditionally_transform,
+)
+from gdtransforms._wrappers._finite import ApplyIfFiniteState, ZeroNansState, apply_if_finite, zero_nans
+from gdtransforms._wrappers._monitor import MonitorState, SnapshotState, measure_with_ema, monitor, snapshot
+from gdtransforms._wrappers._multistep import (
+    MultiSteps,
+    MultiStepsState,
+    ShouldSkipUpdateFunction,
+    skip_large_updates,
+    skip_not_finite,
+)
+from gdtransforms._wrappers._partition import PartitionState, freeze, partition, selective_transform
+
+__all__ = [
+    "ApplyIfFiniteState",
+    "ConditionFn",
+    "ConditionallyMaskState",
+    "ConditionallyTransformState",
+    "EmaState",
+    "MaskedNode",
+    "MaskedState",
+    "MonitorState",
+    "MultiSteps",
+    "MultiStepsState",
+    "PartitionState",
+    "ShouldSkipUpdateFunction",
+    "SnapshotState",
+    "TraceState",
+    "ZeroNansState",
+    "add_decayed_weights",
+    "apply_if_finite",
+    "chain",
+    "clip",
+    "clip_by_global_norm",
+    "conditionally_mask",
+    "conditionally_transform",
+    "ema",
+    "freeze",
+    "masked",
+    "measure_with_ema",
+    "monitor",
+    "named_chain",
+    "partition",
+    "selective_transform",
+    "skip_large_updates",
+    "skip_not_finite",
+    "snapshot",
+    "trace",
+    "zero_nans",
+]
