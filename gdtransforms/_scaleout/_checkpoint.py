@@ -57,7 +57,7 @@ def _walk(tree: Any) -> Iterator[tuple[tuple[Any, ...], tuple[str, ...], Any]]:
 
     def walk(node: Any, path: tuple[Any, ...], nodes: tuple[str, ...]):
         treedef = jax.tree.structure(node)
-        if treedef.num_leaves == 0 or jax.tree_util.treedef_is_leaf(treedef):
+        if treedef.num_leaves == 0 or jax.tree_util.treedef_is_leaf(treedef):  # type: ignore[attr-defined,operator]
             yield path, nodes, node
             return
         # Flatten one level: every child of `node` is a leaf of this call.
@@ -77,7 +77,7 @@ def _leaf_info(leaf: Any) -> tuple[str, tuple[int, ...], bool]:
 def _entries(tree: Any) -> list[tuple[_Entry, Any]]:
     out = []
     for path, nodes, node in _walk(tree):
-        if jax.tree.structure(node).num_leaves == 0:
+        if jax.tree.structure(node).num_leaves == 0:  # type: ignore[attr-defined,operator]
             out.append((_Entry(path_str(path), nodes, type(node).__qualname__), node))
         else:
             dtype, shape, weak = _leaf_info(node)

@@ -3,7 +3,7 @@
 Hyperparameter sweeps with ``vmap``: an optimizer whose hyperparameters are
 arrays trains a batch of configurations in one compiled call (see
 :func:`inject_hyperparams`'s example); that is the notes' grid or random
-search (SPEC.md section 10) without one compilation per configuration.
+search (docs/notes.md §10) without one compilation per configuration.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ __all__ = [
 class InjectHyperparamsState(NamedTuple):
     """optax's older state for injected hyperparameters, kept for compatibility."""
 
-    count: jax.Array  # int32 scalar
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar
     hyperparams: dict[str, jax.Array]
     inner_state: OptState
 
@@ -49,7 +49,7 @@ class InjectStatefulHyperparamsState(NamedTuple):
       inner_state: the wrapped optimizer's state.
     """
 
-    count: jax.Array  # int32 scalar
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar
     hyperparams: dict[str, jax.Array]
     hyperparams_states: dict[str, Any]
     inner_state: OptState
@@ -58,7 +58,7 @@ class InjectStatefulHyperparamsState(NamedTuple):
 class WrappedScheduleState(NamedTuple):
     """The state of a :class:`WrappedSchedule`: the step count."""
 
-    count: jax.Array  # int32 scalar
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar
 
 
 class WrappedSchedule:
@@ -157,7 +157,7 @@ def inject_hyperparams(
       (``init``/``update``/``__call__``, see :class:`WrappedSchedule`).
 
     Example:
-      Lower the rate by hand while training (SPEC.md section 8's manual decay):
+      Lower the rate by hand while training (docs/notes.md §8's manual decay):
 
       >>> import jax, jax.numpy as jnp
       >>> import gdtransforms as gdt
