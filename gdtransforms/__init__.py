@@ -185,6 +185,29 @@ from gdtransforms._wrappers._partition import (
     selective_transform,
 )
 
+# -- Losses optax re-exports at its top level ----------------------------------
+from gdtransforms.losses import (
+    convex_kl_divergence,
+    cosine_distance,
+    cosine_similarity,
+    ctc_loss,
+    ctc_loss_with_forward_probs,
+    generalized_kl_divergence,
+    hinge_loss,
+    huber_loss,
+    kl_divergence,
+    l2_loss,
+    log_cosh,
+    ntxent,
+    safe_softmax_cross_entropy,
+    sigmoid_binary_cross_entropy,
+    sigmoid_focal_loss,
+    smooth_labels,
+    softmax_cross_entropy,
+    softmax_cross_entropy_with_integer_labels,
+    squared_error,
+)
+
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
@@ -362,6 +385,26 @@ __all__ = [
     "save_state",
     "state_shardings",
     "zero_state_shardings",
+    # -- Losses (also at gdtransforms.losses).
+    "convex_kl_divergence",
+    "cosine_distance",
+    "cosine_similarity",
+    "ctc_loss",
+    "ctc_loss_with_forward_probs",
+    "generalized_kl_divergence",
+    "hinge_loss",
+    "huber_loss",
+    "kl_divergence",
+    "l2_loss",
+    "log_cosh",
+    "ntxent",
+    "safe_softmax_cross_entropy",
+    "sigmoid_binary_cross_entropy",
+    "sigmoid_focal_loss",
+    "smooth_labels",
+    "softmax_cross_entropy",
+    "softmax_cross_entropy_with_integer_labels",
+    "squared_error",
     # -- Flat fused path.
     "FlatLayout",
     "FlatParams",
