@@ -130,4 +130,3 @@ def acprop(
         add_decayed_weights(weight_decay, mask),
         scale_by_learning_rate(learning_rate),
     )
-

@@ -76,15 +76,18 @@ def scale_by_adopt(
         del params, extra_args
         _checks.check_state(state, ScaleByAdamState, "scale_by_adopt")
         _checks.check_updates(updates, state.mu, "scale_by_adopt")
-        later = state.count > 0
         # On the first step nu becomes g^2 and mu stays 0 (as the paper's init).
-        b1_t = jnp.where(later, b1, 1)
-        b2_t = jnp.where(later, b2, 0)
+        # Decays as weakly typed float32 (as optax's jnp.where), built with
+        # Python operators so that injected hyperparameters stay exact.
+        later = jnp.where(state.count > 0, 1.0, 0.0)
+        b1_t = b1 * later + (1 - later)
+        b2_t = b2 * later
         bound = clip_value_fn(state.count) if use_clipping else None
 
         def leaf(g, mu, nu):
             new_nu = (1 - b2_t) * (g**2) + b2_t * nu
-            normalised = g / jnp.maximum(jnp.sqrt(nu), eps)
+            root = jnp.sqrt(nu)
+            normalised = g / jnp.maximum(root, eps + jnp.zeros_like(root))
             if bound is not None:
                 normalised = jnp.clip(normalised, -bound, bound)
             new_mu = (1 - b1_t) * normalised + b1_t * mu

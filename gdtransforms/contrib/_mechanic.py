@@ -9,7 +9,7 @@ import jax.numpy as jnp
 
 from gdtransforms._core import _checks, _tree
 from gdtransforms._core._base import GradientTransformation, OptState, Updates, require_params, with_extra_args_support
-from gdtransforms.contrib._common import lowest_dtype, tree_sq_norm, tree_vdot
+from gdtransforms.contrib._common import tree_sq_norm, tree_vdot, wider_scalar_dtype
 
 __all__ = ["MechanicState", "mechanize"]
 
@@ -48,7 +48,10 @@ def mechanize(
         s_{j} \leftarrow \frac{(s_{init}/n)\, m_j + \max(r_j, 0)}{\sqrt{v_j} + \epsilon}
 
     (the clip uses :math:`m_j` before its update). Extra arguments of
-    ``update`` (such as ``value=``) reach the base optimizer.
+    ``update`` (such as ``value=``) reach the base optimizer. The statistics
+    :math:`r, m, v, s` are float32 (or wider): optax keeps them in the params'
+    least precise dtype, and fails on a tree with bfloat16 and float32 leaves
+    (docs/DIFFERENCES.md, "mechanize").
 
     Args:
       base_optimizer: the optimizer whose steps are scaled.
@@ -82,7 +85,7 @@ def mechanize(
 
     def init_fn(params):
         _checks.check_params(params, "mechanize")
-        dtype = lowest_dtype(params)
+        dtype = wider_scalar_dtype(params)
         return MechanicState(
             base_optimizer_state=base.init(params),
             count=jnp.zeros([], jnp.int32),

@@ -225,9 +225,7 @@ def momo_adam(
             v = b2 * v + (1 - b2) * g * g
             return d, v, eps + jnp.sqrt(v / c2)
 
-        exp_avg, exp_avg_sq, precond = _tree.map_unzip(
-            leaf, updates, state.exp_avg, state.exp_avg_sq, num_outputs=3
-        )
+        exp_avg, exp_avg_sq, precond = _tree.map_unzip(leaf, updates, state.exp_avg, state.exp_avg_sq, num_outputs=3)
         sq_norm = tree_vdot(exp_avg, jax.tree.map(lambda d, D: d / D, exp_avg, precond))
         gamma = b1 * state.gamma + (1 - b1) * tree_vdot(updates, params)
         inner = tree_vdot(exp_avg, params)
@@ -236,9 +234,7 @@ def momo_adam(
         shrink = 1 + alpha * weight_decay
         if adapt_lower_bound:
             cap = shrink * (barf - gamma) + inner
-            lb = jnp.where(
-                cap < shrink * c1 * state.lb, jnp.maximum(cap / (2 * c1 * shrink), lower_bound), state.lb
-            )
+            lb = jnp.where(cap < shrink * c1 * state.lb, jnp.maximum(cap / (2 * c1 * shrink), lower_bound), state.lb)
         else:
             lb = state.lb
         polyak = jnp.maximum(shrink * (barf - c1 * lb - gamma) + inner, 0.0) / sq_norm

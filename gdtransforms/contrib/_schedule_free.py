@@ -142,19 +142,27 @@ def schedule_free(
         rate = learning_rate
         if callable(learning_rate):
             rate = jnp.asarray(learning_rate(state.step_count), dtype=state.max_lr.dtype)
-        max_lr = jnp.maximum(state.max_lr, rate)
-        weight = max_lr**weight_lr_power
+        # `rate + 0` keeps an injected hyperparameter out of jnp (bit-identity).
+        max_lr = jnp.maximum(state.max_lr, rate + jnp.zeros_like(state.max_lr))
+        # An array exponent in every case, so an injected power computes the same pow.
+        weight = max_lr ** (weight_lr_power + jnp.zeros_like(max_lr))
         weight_sum = state.weight_sum + weight
         # weight / weight_sum, 0 while both are 0 (a warm-up from 0), NaN kept.
         ratio = jnp.nan_to_num(weight / weight_sum, nan=0.0, posinf=jnp.inf)
         ck = jnp.where(jnp.isnan(weight) | jnp.isnan(weight_sum), jnp.nan, ratio)
         base_updates, base_state = base.update(updates, state.base_optimizer_state, params, **extra_args)
 
+        # b1 and 1 - b1 as scalars behind a barrier: XLA then compiles the same
+        # element-wise code whether b1 is a constant or an injected value.
+        zero = jnp.zeros([], state.max_lr.dtype)
+        keep, mix = jax.lax.optimization_barrier((b1 + zero, (1.0 - b1) + zero))
+
         def leaf(y, z, u):
+            keep_, mix_ = keep.astype(y.dtype), mix.astype(y.dtype)
             z_new = jnp.asarray(z + u).astype(z.dtype)
-            x = (y - (1.0 - b1) * z) / b1
+            x = (y - mix_ * z) / keep_
             x = (1.0 - ck) * x + ck * z_new
-            y_new = b1 * x + (1.0 - b1) * z_new
+            y_new = keep_ * x + mix_ * z_new
             return (y_new - y).astype(y.dtype), z_new
 
         new_updates, z = _tree.map_unzip(leaf, params, state.z, base_updates, num_outputs=2)
