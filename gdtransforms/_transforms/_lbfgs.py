@@ -9,6 +9,7 @@ import jax.numpy as jnp
 
 from gdtransforms._core import _checks, _tree
 from gdtransforms._core._base import GradientTransformation, Params, Updates, require_params
+from gdtransforms._core._tree import is_eager
 from gdtransforms._core._tree_math import tree_add_scale, tree_real, tree_scale, tree_sq_norm, tree_sub, tree_vdot
 
 __all__ = ["ScaleByLBFGSState", "lbfgs_two_loop", "scale_by_lbfgs"]
@@ -89,6 +90,49 @@ def lbfgs_two_loop(
     return r
 
 
+def _lbfgs_step(
+    updates: Updates, state: ScaleByLBFGSState, params: Params, scale_init_precond: bool
+) -> tuple[Updates, ScaleByLBFGSState]:
+    """One update of :func:`scale_by_lbfgs`: store the newest pair, then precondition."""
+    # The size comes from the state, so an injected `memory_size` is never traced here.
+    size = state.weights_memory.shape[0]
+    first = state.count == 0
+    newest = (state.count - 1) % size
+    s, y = tree_sub(params, state.params), tree_sub(updates, state.updates)
+    sy = tree_real(tree_vdot(y, s))
+    rho = jnp.where(sy == 0.0, 0.0, 1.0 / sy)
+    s, y, rho = jax.tree.map(lambda x: jnp.where(first, jnp.zeros_like(x), x), (s, y, rho))
+    s_mem, y_mem, rho_mem = jax.tree.map(
+        lambda mem, new: mem.at[newest].set(new),
+        (state.diff_params_memory, state.diff_updates_memory, state.weights_memory),
+        (s, y, rho),
+    )
+    if scale_init_precond:
+        yy = tree_sq_norm(y)
+        gamma = jnp.where(yy > 0.0, tree_real(tree_vdot(y, s)) / yy, 1.0)
+        first_scale = jnp.minimum(1.0, 1.0 / jnp.sqrt(tree_sq_norm(jax.lax.stop_gradient(updates))))
+        gamma = jnp.where(first, first_scale, gamma)
+    else:
+        gamma = 1.0
+    direction = lbfgs_two_loop(updates, s_mem, y_mem, rho_mem, gamma, state.count % size)
+    # The updates keep the gradients' dtype (optax promotes bfloat16 ones to float32).
+    direction = _tree.cast_like(direction, updates)
+    new_state = ScaleByLBFGSState(
+        count=_tree.safe_increment(state.count),
+        params=params,
+        updates=updates,
+        diff_params_memory=s_mem,
+        diff_updates_memory=y_mem,
+        weights_memory=rho_mem,
+    )
+    return direction, new_state
+
+
+# Called outside any trace, the step runs compiled: the loops inside it would
+# otherwise be traced and compiled again at every eager call.
+_lbfgs_step_compiled = jax.jit(_lbfgs_step, static_argnums=3)
+
+
 def scale_by_lbfgs(memory_size: int = 10, scale_init_precond: bool = True) -> GradientTransformation:
     r"""Preconditions updates with the L-BFGS estimate of the inverse Hessian.
 
@@ -147,35 +191,7 @@ def scale_by_lbfgs(memory_size: int = 10, scale_init_precond: bool = True) -> Gr
         _checks.check_trees_match(
             state.params, params, reference_name="the state's params", tree_name="params", where="scale_by_lbfgs.update"
         )
-        # The size comes from the state, so an injected `memory_size` is never traced here.
-        size = state.weights_memory.shape[0]
-        first = state.count == 0
-        newest = (state.count - 1) % size
-        s, y = tree_sub(params, state.params), tree_sub(updates, state.updates)
-        sy = tree_real(tree_vdot(y, s))
-        rho = jnp.where(sy == 0.0, 0.0, 1.0 / sy)
-        s, y, rho = jax.tree.map(lambda x: jnp.where(first, jnp.zeros_like(x), x), (s, y, rho))
-        s_mem, y_mem, rho_mem = jax.tree.map(
-            lambda mem, new: mem.at[newest].set(new),
-            (state.diff_params_memory, state.diff_updates_memory, state.weights_memory),
-            (s, y, rho),
-        )
-        if scale_init_precond:
-            yy = tree_sq_norm(y)
-            gamma = jnp.where(yy > 0.0, tree_real(tree_vdot(y, s)) / yy, 1.0)
-            first_scale = jnp.minimum(1.0, 1.0 / jnp.sqrt(tree_sq_norm(jax.lax.stop_gradient(updates))))
-            gamma = jnp.where(first, first_scale, gamma)
-        else:
-            gamma = 1.0
-        direction = lbfgs_two_loop(updates, s_mem, y_mem, rho_mem, gamma, state.count % size)
-        new_state = ScaleByLBFGSState(
-            count=_tree.safe_increment(state.count),
-            params=params,
-            updates=updates,
-            diff_params_memory=s_mem,
-            diff_updates_memory=y_mem,
-            weights_memory=rho_mem,
-        )
-        return direction, new_state
+        step = _lbfgs_step_compiled if is_eager(updates, state, params) else _lbfgs_step
+        return step(updates, state, params, scale_init_precond)
 
     return GradientTransformation(init_fn, update_fn)

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from gdtransforms._core._base import Params, Updates
+from gdtransforms._core._tree import is_eager
 from gdtransforms._core._tree_api import tree_get
 
 __all__ = [
@@ -119,6 +120,8 @@ def value_and_grad_from_state(
     if not callable(value_fn):
         raise TypeError(f"`value_fn` must be a callable, got {type(value_fn).__name__}")
 
+    compiled = jax.jit(jax.value_and_grad(value_fn))
+
     def fn(params: Params, *args: Any, state: Any, **kwargs: Any) -> tuple[jax.Array, Updates]:
         value = tree_get(state, "value")
         grad = tree_get(state, "grad")
@@ -129,6 +132,8 @@ def value_and_grad_from_state(
                 "scale_by_backtracking_linesearch(..., store_grad=True))"
             )
         stored = jnp.isfinite(value)
+        if is_eager(params, args, kwargs, value, grad):  # decide in Python: no cond to trace at every call
+            return (value, grad) if bool(stored) else compiled(params, *args, **kwargs)
         return jax.lax.cond(
             stored,
             lambda p, a, kw: (value, grad),

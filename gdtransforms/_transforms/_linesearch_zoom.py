@@ -11,6 +11,7 @@ import jax.numpy as jnp
 
 from gdtransforms._core import _checks, _tree
 from gdtransforms._core._base import GradientTransformation, Updates, require_params
+from gdtransforms._core._tree import is_eager
 from gdtransforms._transforms._linesearch_common import required_extra_args, split_fn_kwargs
 from gdtransforms._transforms._linesearch_zoom_core import ZoomConfig, zoom_init, zoom_keep_going, zoom_step
 
@@ -50,6 +51,25 @@ class ScaleByZoomLinesearchState(NamedTuple):
     value: jax.Array
     grad: Updates
     info: ZoomLinesearchInfo
+
+
+def _search(updates, params, value, grad, guess, fn_kwargs, cfg, value_fn, verbose):  # noqa: ANN001, ANN202
+    start = zoom_init(updates, params, value=value, grad=grad, stepsize_guess=guess)
+    step = functools.partial(zoom_step, cfg, jax.value_and_grad(value_fn), fn_kwargs, verbose)
+    return jax.lax.while_loop(zoom_keep_going, step, start)
+
+
+# Outside any trace the search runs compiled, cached on the objective and the
+# constants: an eager loop of updates then compiles it once, not at every step.
+_search_compiled = jax.jit(_search, static_argnums=(6, 7, 8))
+
+
+def _hashable(*objects: Any) -> bool:
+    try:
+        hash(objects)
+    except TypeError:
+        return False
+    return True
 
 
 def scale_by_zoom_linesearch(
@@ -168,9 +188,10 @@ def scale_by_zoom_linesearch(
         _checks.check_updates(updates, state.grad, _WHERE)
         fn_kwargs = split_fn_kwargs(_WHERE, value_fn, extra_args)
         guess = jnp.asarray(1.0) if initial_guess_strategy == "one" else state.learning_rate
-        start = zoom_init(updates, params, value=value, grad=grad, stepsize_guess=guess)
-        step = functools.partial(zoom_step, cfg, jax.value_and_grad(value_fn), fn_kwargs, verbose)
-        final = jax.lax.while_loop(zoom_keep_going, step, start)
+        run = _search
+        if is_eager(updates, params, value, grad, guess, fn_kwargs) and _hashable(cfg, value_fn):
+            run = _search_compiled
+        final = run(updates, params, value, grad, guess, fn_kwargs, cfg, value_fn, verbose)
         stepsize = final.stepsize
         new_updates = jax.tree.map(lambda u: (stepsize * u).astype(u.dtype), updates)
         new_state = ScaleByZoomLinesearchState(
