@@ -27,7 +27,9 @@ class MultiNormalDiagFromLogScale:
 
     def sample(self, shape: Sequence[int], key: jax.Array) -> jax.Array:
         """Samples of shape ``shape + param_shape``: :math:`\\mu + e^s \\varepsilon`."""
-        return jax.random.normal(key, shape=(*shape, *self._param_shape)) * self._scale + self._mean
+        full = (*shape, *self._param_shape)
+        noise = jax.random.normal(key, shape=full)
+        return noise * jnp.broadcast_to(self._scale, full) + jnp.broadcast_to(self._mean, full)
 
     def log_prob(self, x: jax.typing.ArrayLike) -> jax.Array:
         """The log density of ``x``, summed over the parameter axes."""
