@@ -79,7 +79,7 @@ def lbfgs_minimize(
 
     With ``lower`` and/or ``upper`` it solves
     :math:`\min_{l \le x \le u} f(x)` by projected L-BFGS steps on the free
-    variables (an L-BFGS-B-style method, see docs/notes.md) and stops when the
+    variables (an L-BFGS-B-style method, see the references) and stops when the
     projected gradient :math:`\|x - P(x - \nabla f)\|_2 \le` ``tol``. ``params``
     is first projected into the box.
 
