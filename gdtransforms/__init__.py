@@ -42,12 +42,16 @@ from gdtransforms._core._base import (
 )
 from gdtransforms._core._combine import chain, named_chain
 from gdtransforms._core._flat_params import FlatParams, is_flat, leafwise
+
+# -- L-BFGS, line searches and linear algebra -------------------------------------
+from gdtransforms._core._linalg import matrix_inverse_pth_root, nnls, power_iteration
 from gdtransforms._core._moments import (
     bias_correction,
     update_infinity_moment,
     update_moment,
     update_moment_per_elem_norm,
 )
+from gdtransforms._core._multi_normal import multi_normal
 from gdtransforms._core._tree import global_norm, safe_increment
 from gdtransforms._core._tree_api import (
     NamedTupleKey,
@@ -75,6 +79,8 @@ from gdtransforms._optimizers._alias_adam import (
     nadam,
     nadamw,
 )
+from gdtransforms._optimizers._lbfgs_alias import lbfgs
+from gdtransforms._optimizers._lbfgs_solve import LbfgsMinimizeResult, lbfgs_minimize
 
 # -- Scale-out and persistence --------------------------------------------------
 from gdtransforms._scaleout._checkpoint import restore_state, save_state
@@ -134,6 +140,17 @@ from gdtransforms._transforms._adaptive import (
     scale_by_stddev,
 )
 from gdtransforms._transforms._clip import clip, clip_by_global_norm
+from gdtransforms._transforms._lbfgs import ScaleByLBFGSState, scale_by_lbfgs
+from gdtransforms._transforms._linesearch_backtracking import (
+    ScaleByBacktrackingLinesearchState,
+    scale_by_backtracking_linesearch,
+)
+from gdtransforms._transforms._linesearch_common import value_and_grad_from_state
+from gdtransforms._transforms._linesearch_zoom import (
+    ScaleByZoomLinesearchState,
+    ZoomLinesearchInfo,
+    scale_by_zoom_linesearch,
+)
 from gdtransforms._transforms._masking import MaskedNode, MaskedState, masked
 from gdtransforms._transforms._plateau import ReduceLROnPlateauState, reduce_on_plateau
 from gdtransforms._transforms._regularize import WeightDecaySchedule, add_decayed_weights, add_l1_penalty
@@ -380,6 +397,22 @@ __all__ = [
     "tree_map_params",
     "tree_set",
     "zero_nans",
+    # -- L-BFGS, line searches and linear algebra.
+    "LbfgsMinimizeResult",
+    "ScaleByBacktrackingLinesearchState",
+    "ScaleByLBFGSState",
+    "ScaleByZoomLinesearchState",
+    "ZoomLinesearchInfo",
+    "lbfgs",
+    "lbfgs_minimize",
+    "matrix_inverse_pth_root",
+    "multi_normal",
+    "nnls",
+    "power_iteration",
+    "scale_by_backtracking_linesearch",
+    "scale_by_lbfgs",
+    "scale_by_zoom_linesearch",
+    "value_and_grad_from_state",
     # -- Scale-out and persistence.
     "restore_state",
     "save_state",

@@ -17,6 +17,7 @@ __all__ = [
     "cast_like",
     "full_like",
     "global_norm",
+    "is_eager",
     "map_unzip",
     "safe_increment",
     "update_dtype",
@@ -156,3 +157,8 @@ def abs_sq(x: jax.Array) -> jax.Array:
     if jnp.iscomplexobj(x):
         return jnp.square(x.real) + jnp.square(x.imag)
     return jnp.square(x)
+
+
+def is_eager(*trees: Any) -> bool:
+    """Whether no leaf of ``trees`` is a tracer: the call runs outside ``jit``, ``vmap`` and ``grad``."""
+    return not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(trees))
