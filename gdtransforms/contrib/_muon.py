@@ -253,9 +253,10 @@ def muon(
       >>> params = {"w": jnp.array([[3.0, 0.0], [0.0, 1.0]]), "b": jnp.zeros(2)}
       >>> opt = gdt.contrib.muon(learning_rate=0.1)
       >>> updates, _ = opt.update(params, opt.init(params), params)
-      >>> print(jnp.round(updates["w"], 2))  # about -0.1 * sign(diag): near-orthogonal
-      [[-0.07  0.  ]
-       [ 0.   -0.07]]
+      >>> # Singular values 3 and 1 both become about 1 (within [0.7, 1.2]): times -0.1.
+      >>> print(jnp.round(updates["w"], 2) + 0.0)
+      [[-0.08  0.  ]
+       [ 0.   -0.11]]
 
     References:
       Jordan et al., 2024, https://kellerjordan.github.io/posts/muon/;
