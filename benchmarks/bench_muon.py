@@ -98,7 +98,9 @@ def bench(matrix_leaves: int, rounds: int, steps: int) -> dict[str, float]:
             step_t[k].append(time_steps(compiled[k], params, states[k], grads, steps))
         for k in order:
             compile_t[k].append(time_compile(opts[k], params, grads))
-    med = {f"{k}_{what}": statistics.median(v[k]) for what, v in (("step", step_t), ("compile", compile_t)) for k in opts}
+    med = {
+        f"{k}_{what}": statistics.median(v[k]) for what, v in (("step", step_t), ("compile", compile_t)) for k in opts
+    }
     med["max_rel_diff"] = worst
     return med
 

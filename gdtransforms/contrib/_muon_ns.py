@@ -128,6 +128,11 @@ def check_ns_coeffs(ns_coeffs: Any) -> np.ndarray:
     return arr
 
 
+def _at_least(v: jax.Array, eps: Any) -> jax.Array:
+    # An injected eps (inject_hyperparams) gives its value as an array of v's dtype.
+    return jnp.clip(v, min=eps.operand(v) if hasattr(eps, "operand") else eps)
+
+
 def _swap(x: jax.Array) -> jax.Array:
     return jnp.swapaxes(x, -1, -2)
 
@@ -145,14 +150,14 @@ def _base_step(x: jax.Array, c: jax.Array) -> jax.Array:
 def _aol_step(x: jax.Array, c: jax.Array, eps: float) -> jax.Array:
     # Almost-orthogonal-layer rescaling: row i of X by 1/sqrt(sum_j |A_ij|).
     a = x @ _swap(x.conj())
-    s = jax.lax.rsqrt(jnp.clip(jnp.abs(a).sum(axis=-1), min=eps))[..., None]
+    s = jax.lax.rsqrt(_at_least(jnp.abs(a).sum(axis=-1), eps))[..., None]
     return _quintic(x * s, a * s * _swap(s), c)
 
 
 def _schatten_step(x: jax.Array, c: jax.Array, eps: float) -> jax.Array:
     # Schatten-4 rescaling: X by ||X X^T||_F^(-1/2).
     a = x @ _swap(x)
-    s = jax.lax.rsqrt(jnp.clip(jnp.linalg.norm(a, ord="fro", axis=(-2, -1), keepdims=True), min=eps))
+    s = jax.lax.rsqrt(_at_least(jnp.linalg.norm(a, ord="fro", axis=(-2, -1), keepdims=True), eps))
     return _quintic(x * s, a * s**2, c)
 
 
@@ -188,9 +193,27 @@ def newton_schulz(x: jax.Array, coeffs: jax.Array, ns_steps: Any, preconditionin
             x = first(x, coeffs[i], eps) if i == 0 else _base_step(x, coeffs[i])
         return x
     if isinstance(ns_steps, (int, np.integer)):
-        for i in range(int(ns_steps)):
-            x = first(x, coeffs, eps) if i == 0 else _base_step(x, coeffs)
-        return x
+        return _unrolled(x, coeffs, int(ns_steps), first, eps)
+    plain, same = getattr(ns_steps, "plain", None), getattr(ns_steps, "same", None)
+    if isinstance(plain, (int, np.integer)) and same is not None:
+        # An injected hyperparameter (inject_hyperparams): while it keeps its
+        # built value, run the same unrolled chain as the plain optimizer.
+        return jax.lax.cond(
+            same,
+            lambda y: _unrolled(y, coeffs, int(plain), first, eps),
+            lambda y: _looped(y, coeffs, ns_steps.live, preconditioning, first, eps),
+            x,
+        )
+    return _looped(x, coeffs, ns_steps, preconditioning, first, eps)
+
+
+def _unrolled(x: jax.Array, coeffs: jax.Array, steps: int, first: Any, eps: Any) -> jax.Array:
+    for i in range(steps):
+        x = first(x, coeffs, eps) if i == 0 else _base_step(x, coeffs)
+    return x
+
+
+def _looped(x: jax.Array, coeffs: jax.Array, ns_steps: Any, preconditioning: str, first: Any, eps: Any) -> jax.Array:
 
     def body(i, y):
         if preconditioning in ("aol", "schatten"):
