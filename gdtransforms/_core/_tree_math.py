@@ -36,12 +36,12 @@ def _leaf_vdot(a: Any, b: Any) -> jax.Array:
 
 def tree_vdot(x: Any, y: Any) -> jax.Array:
     r"""The inner product :math:`\sum_i \bar x_i y_i` over all leaves."""
-    return jax.tree.reduce(operator.add, jax.tree.map(_leaf_vdot, x, y), initializer=0)
+    return jnp.asarray(jax.tree.reduce(operator.add, jax.tree.map(_leaf_vdot, x, y), initializer=0))
 
 
 def tree_sum(tree: Any) -> jax.Array:
     """The sum of every element of every leaf."""
-    return jax.tree.reduce(operator.add, jax.tree.map(jnp.sum, tree), initializer=0)
+    return jnp.asarray(jax.tree.reduce(operator.add, jax.tree.map(jnp.sum, tree), initializer=0))
 
 
 def tree_sq_norm(tree: Any) -> jax.Array:

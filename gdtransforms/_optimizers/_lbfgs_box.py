@@ -59,7 +59,7 @@ def _free(params: Any, grad: Any, lower: Any, upper: Any) -> Any:
 
 
 def box_loop(
-    fun: Callable[[Any], jax.Array],
+    fun: Callable[[Any], Any],
     params: Any,
     lower: Any,
     upper: Any,

@@ -29,7 +29,7 @@ class ScaleByLBFGSState(NamedTuple):
         for an empty slot.
     """
 
-    count: jax.Array  # int32 scalar
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar
     params: Params
     updates: Params
     diff_params_memory: Any
@@ -107,6 +107,7 @@ def _lbfgs_step(
         (state.diff_params_memory, state.diff_updates_memory, state.weights_memory),
         (s, y, rho),
     )
+    gamma: Any
     if scale_init_precond:
         yy = tree_sq_norm(y)
         gamma = jnp.where(yy > 0.0, tree_real(tree_vdot(y, s)) / yy, 1.0)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
@@ -138,6 +138,8 @@ def scale_by_backtracking_linesearch(
     ) -> tuple[Updates, ScaleByBacktrackingLinesearchState]:
         params = require_params(params)
         required_extra_args(_WHERE, value, grad, value_fn)
+        value_fn = cast(Callable[..., jax.typing.ArrayLike], value_fn)
+        value = cast(jax.typing.ArrayLike, value)
         _checks.check_state(state, ScaleByBacktrackingLinesearchState, _WHERE)
         _checks.check_trees_match(params, updates, reference_name="params", tree_name="updates", where=_WHERE)
         fn_kwargs = split_fn_kwargs(_WHERE, value_fn, extra_args)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
@@ -184,6 +184,8 @@ def scale_by_zoom_linesearch(
     ) -> tuple[Updates, ScaleByZoomLinesearchState]:
         params = require_params(params)
         required_extra_args(_WHERE, value, grad, value_fn)
+        value_fn = cast(Callable[..., jax.typing.ArrayLike], value_fn)
+        value = cast(jax.typing.ArrayLike, value)
         _checks.check_state(state, ScaleByZoomLinesearchState, _WHERE)
         _checks.check_updates(updates, state.grad, _WHERE)
         fn_kwargs = split_fn_kwargs(_WHERE, value_fn, extra_args)

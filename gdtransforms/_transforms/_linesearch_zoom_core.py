@@ -38,7 +38,7 @@ class ZoomConfig(NamedTuple):
 class ZoomSearch(NamedTuple):
     """The carry of the inner loop; ``low``/``high`` bracket, ``safe_*`` the best decreasing point."""
 
-    count: jax.Array
+    count: jax.Array  # type: ignore[assignment]
     params: Any
     updates: Any
     stepsize_guess: jax.Array
