@@ -22,6 +22,12 @@ ArrayLike = jax.typing.ArrayLike
 
 @jax.custom_jvp
 def _unit_simplex(x: jax.Array) -> jax.Array:
+    """The projection of a vector onto the unit simplex (one compiled program per shape)."""
+    return _unit_simplex_impl(x)
+
+
+@jax.jit
+def _unit_simplex_impl(x: jax.Array) -> jax.Array:
     r"""The projection of a vector onto :math:`\{p \ge 0, \sum_i p_i = 1\}`.
 
     With :math:`u` the entries sorted in decreasing order and
@@ -126,4 +132,9 @@ def projection_l1_ball(tree: Any, scale: ArrayLike = 1) -> Any:
       high dimensions <https://doi.org/10.1145/1390156.1390191>`_, 2008.
     """
     inside = tree_norm(tree, ord=1) <= scale
-    return jax.lax.cond(inside, lambda t: t, lambda t: projection_l1_sphere(t, scale), tree)
+    return jax.lax.cond(inside, _keep, projection_l1_sphere, tree, scale)
+
+
+def _keep(tree: Any, scale: ArrayLike) -> Any:
+    del scale
+    return tree
