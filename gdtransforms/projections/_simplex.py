@@ -47,6 +47,8 @@ def _unit_simplex_jvp(primals: tuple[jax.Array], tangents: tuple[jax.Array]) -> 
     r"""The projection is piecewise linear: on the support :math:`S` its Jacobian is :math:`I_S - 1_S 1_S^\top/|S|`."""
     (x,), (dx,) = primals, tangents
     p = _unit_simplex(x)
+    # A bfloat16/float16 x gives a float32 p (1/rho is float32): the tangent must be float32 too.
+    dx = dx.astype(p.dtype)
     support = p > 0
     size = jnp.count_nonzero(support)
     dp = support * dx - (jnp.dot(support, dx) / size) * support
@@ -82,7 +84,14 @@ def projection_simplex(tree: Any, scale: ArrayLike = 1) -> Any:
       high dimensions <https://doi.org/10.1145/1390156.1390191>`_, 2008.
     """
     flat, unflatten = flatten_util.ravel_pytree(tree)
-    return unflatten(scale * _unit_simplex(flat / scale))
+    out = unflatten(scale * _unit_simplex(flat / scale))
+    # Each leaf keeps its dtype (unflatten alone leaves a tree of one low-precision dtype in float32).
+    return jax.tree.map(_like, out, tree)
+
+
+def _like(out: jax.Array, leaf: Any) -> jax.Array:
+    dtype = getattr(leaf, "dtype", None)
+    return out if dtype is None or out.dtype == dtype else out.astype(dtype)
 
 
 def projection_l1_sphere(tree: Any, scale: ArrayLike = 1) -> Any:
@@ -132,9 +141,5 @@ def projection_l1_ball(tree: Any, scale: ArrayLike = 1) -> Any:
       high dimensions <https://doi.org/10.1145/1390156.1390191>`_, 2008.
     """
     inside = tree_norm(tree, ord=1) <= scale
-    return jax.lax.cond(inside, _keep, projection_l1_sphere, tree, scale)
-
-
-def _keep(tree: Any, scale: ArrayLike) -> Any:
-    del scale
-    return tree
+    # `scale` stays a closure constant (a Python float keeps its weak type, so bfloat16 stays bfloat16).
+    return jax.lax.cond(inside, lambda t: t, lambda t: projection_l1_sphere(t, scale), tree)

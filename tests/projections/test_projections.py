@@ -180,3 +180,19 @@ def _close(actual, expected):
     assert jax.tree.structure(actual) == jax.tree.structure(expected)
     for a, e in zip(jax.tree.leaves(actual), jax.tree.leaves(expected)):
         np.testing.assert_allclose(np.asarray(a, np.float64), np.asarray(e, np.float64), rtol=1e-6, atol=1e-6)
+
+
+def test_bfloat16_trees_keep_their_dtype_and_are_differentiable():
+    """Fixes of optax behaviour (docs/DIFFERENCES.md): on a tree of bfloat16 leaves only, optax's simplex and
+    l1 sphere return float32 leaves, its l1 ball raises, and the simplex Jacobian raises."""
+    x = {"u": jnp.array([3.0, -1.0], jnp.bfloat16), "v": jnp.array([0.5], jnp.bfloat16)}
+    for fn in (P.projection_simplex, P.projection_l1_sphere, P.projection_l1_ball):
+        out = fn(x)
+        assert all(leaf.dtype == jnp.bfloat16 for leaf in jax.tree.leaves(out)), fn.__name__
+    # ||x||_1 = 4.5 > 1: onto the sphere. |x| = [3, 1, 0.5]: rho = 1, theta = 3 - 1 = 2, so [1, 0], [0].
+    _close(P.projection_l1_ball(x), {"u": [1.0, 0.0], "v": [0.0]})
+    _close(P.projection_l1_ball(x, 10.0), x)
+    v = jnp.array([0.9, 0.4, -0.7], jnp.bfloat16)
+    jac = jax.jacobian(P.projection_simplex)(v)
+    support = np.array([1.0, 1.0, 0.0])
+    np.testing.assert_allclose(np.asarray(jac, np.float32), np.diag(support) - np.outer(support, support) / 2)
