@@ -25,7 +25,7 @@ def tree_split_key_like(rng_key: jax.Array, target_tree: Any) -> Any:
       A tree of keys.
     """
     treedef = jax.tree.structure(target_tree)
-    return jax.tree.unflatten(treedef, jax.random.split(rng_key, treedef.num_leaves))
+    return jax.tree.unflatten(treedef, jax.random.split(rng_key, treedef.num_leaves))  # type: ignore[attr-defined]
 
 
 def _takes_sharding(sampler: Callable[..., Any]) -> bool:

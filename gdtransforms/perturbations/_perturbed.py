@@ -99,7 +99,7 @@ def make_perturbed_fun(
         y = jax.lax.stop_gradient(jax.tree.map(lambda xi, zi: xi + sigma * zi, x, z))
         # z recomputed from y so that it depends on x: d z / d x = -1 / sigma.
         z_of_x = jax.tree.map(lambda xi, yi: (yi - xi) / sigma, x, y)
-        box = _magic_box(tree_sum(jax.tree.map(noise.log_prob, z_of_x)))
+        box = _magic_box(tree_sum(jax.tree.map(noise.log_prob, z_of_x)))  # type: ignore[arg-type]
         value = tree_scale(box, fun(y))
         if use_baseline:
             value = tree_add_scale(value, 1 - box, baseline)

@@ -134,7 +134,8 @@ def projection_linf_ball(tree: Any, scale: ArrayLike = 1) -> Any:
     Returns:
       The projected tree.
     """
-    return projection_box(tree, lower=tree_full_like(tree, -scale), upper=tree_full_like(tree, scale))
+    lower = tree_full_like(tree, -scale)  # type: ignore[operator]
+    return projection_box(tree, lower=lower, upper=tree_full_like(tree, scale))
 
 
 def projection_vector(x: Any, a: Any) -> Any:
@@ -165,7 +166,7 @@ def projection_hyperplane(x: Any, a: Any, b: ArrayLike) -> Any:
     Returns:
       A tree shaped like ``x``.
     """
-    step = (b - tree_vdot(x, a)) / tree_vdot(a, a)
+    step = (b - tree_vdot(x, a)) / tree_vdot(a, a)  # type: ignore[operator]
     return tree_add_scale(x, step, a)
 
 
@@ -182,5 +183,5 @@ def projection_halfspace(x: Any, a: Any, b: ArrayLike) -> Any:
     Returns:
       A tree shaped like ``x``; ``x`` itself where it already lies in the halfspace.
     """
-    step = jnp.minimum((b - tree_vdot(x, a)) / tree_vdot(a, a), 0)
+    step = jnp.minimum((b - tree_vdot(x, a)) / tree_vdot(a, a), 0)  # type: ignore[operator]
     return tree_add_scale(x, step, a)

@@ -84,7 +84,7 @@ def projection_simplex(tree: Any, scale: ArrayLike = 1) -> Any:
       high dimensions <https://doi.org/10.1145/1390156.1390191>`_, 2008.
     """
     flat, unflatten = flatten_util.ravel_pytree(tree)
-    out = unflatten(scale * _unit_simplex(flat / scale))
+    out = unflatten(scale * _unit_simplex(flat / scale))  # type: ignore[arg-type]
     # Each leaf keeps its dtype (unflatten alone leaves a tree of one low-precision dtype in float32).
     return jax.tree.map(_like, out, tree)
 
