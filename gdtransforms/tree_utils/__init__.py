@@ -83,3 +83,25 @@ __all__ = [
     "tree_where",
     "tree_zeros_like",
 ]
+
+# optax 0.2.8 still answers to these older names, with a DeprecationWarning.
+_DEPRECATED = {
+    "tree_scalar_mul": ("tree_scale", {}),
+    "tree_add_scalar_mul": ("tree_add_scale", {}),
+    "tree_l1_norm": ("tree_norm", {"ord": 1}),
+    "tree_l2_norm": ("tree_norm", {"ord": 2}),
+    "tree_linf_norm": ("tree_norm", {"ord": "inf"}),
+}
+
+
+def __getattr__(name: str) -> object:
+    if name not in _DEPRECATED:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import functools
+    import warnings
+
+    target, kwargs = _DEPRECATED[name]
+    hint = f"{target}(..., {', '.join(f'{k}={v!r}' for k, v in kwargs.items())})" if kwargs else target
+    warnings.warn(f"gdtransforms.tree_utils.{name} is deprecated: use {hint}", DeprecationWarning, stacklevel=2)
+    fn = globals()[target]
+    return functools.partial(fn, **kwargs) if kwargs else fn

@@ -222,3 +222,24 @@ def test_under_jit():
     vdot, l1, axpy, mx = f(X, Y)
     assert float(vdot) == -3.0 and float(l1) == 6.0 and float(mx) == 3.0
     _eq(axpy, {"a": [9.0, -1.0], "b": -1.0})
+
+
+@pytest.mark.parametrize(
+    "name, call, expected",
+    [
+        ("tree_scalar_mul", lambda f: f(2.0, X)["b"], 6.0),
+        ("tree_add_scalar_mul", lambda f: f(X, 2.0, Y)["b"], -1.0),
+        ("tree_l1_norm", lambda f: f(X), 6.0),
+        ("tree_l2_norm", lambda f: f(X), np.sqrt(14.0)),
+        ("tree_linf_norm", lambda f: f(X), 3.0),
+    ],
+)
+def test_optax_deprecated_names_still_work_with_a_warning(name, call, expected):
+    with pytest.warns(DeprecationWarning, match=name):
+        fn = getattr(gdt.tree_utils, name)
+    np.testing.assert_allclose(call(fn), expected, rtol=1e-6)
+
+
+def test_unknown_tree_utils_name_is_an_attribute_error():
+    with pytest.raises(AttributeError):
+        gdt.tree_utils.tree_nothing  # noqa: B018
