@@ -85,7 +85,7 @@ __all__ = [
 ]
 
 # optax 0.2.8 still answers to these older names, with a DeprecationWarning.
-_DEPRECATED = {
+_DEPRECATED: dict[str, tuple[str, dict[str, object]]] = {
     "tree_scalar_mul": ("tree_scale", {}),
     "tree_add_scalar_mul": ("tree_add_scale", {}),
     "tree_l1_norm": ("tree_norm", {"ord": 1}),
