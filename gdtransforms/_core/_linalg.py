@@ -14,13 +14,13 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from gdtransforms._core._tree_math import tree_add_scale, tree_scale, tree_sq_norm, tree_vdot
+from gdtransforms._core._tree_math import tree_add_scale, tree_norm, tree_scale, tree_vdot
 
 __all__ = ["matrix_inverse_pth_root", "nnls", "power_iteration"]
 
 
 def _normalized(tree: Any) -> Any:
-    return tree_scale(1.0 / jnp.sqrt(tree_sq_norm(tree)), tree)
+    return tree_scale(1.0 / jnp.sqrt(tree_norm(tree, squared=True)), tree)
 
 
 def power_iteration(
@@ -73,7 +73,7 @@ def power_iteration(
 
     def keep_going(carry):
         vec, image, eig, it = carry
-        residual = jnp.sqrt(tree_sq_norm(tree_add_scale(image, -eig, vec)))
+        residual = jnp.sqrt(tree_norm(tree_add_scale(image, -eig, vec), squared=True))
         return ~(jnp.abs(residual / eig) < error_tolerance) & (it < num_iters)
 
     def body(carry):

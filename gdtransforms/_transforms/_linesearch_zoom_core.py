@@ -16,7 +16,8 @@ import jax
 import jax.numpy as jnp
 
 from gdtransforms._core import _tree
-from gdtransforms._core._tree_math import tree_add_scale, tree_real, tree_vdot, tree_where
+from gdtransforms._core._tree_like import tree_where
+from gdtransforms._core._tree_math import tree_add_scale, tree_real, tree_vdot
 from gdtransforms._transforms._linesearch_common import cubic_minimizer, quadratic_minimizer
 
 __all__ = ["ZoomConfig", "ZoomSearch", "zoom_init", "zoom_keep_going", "zoom_step"]

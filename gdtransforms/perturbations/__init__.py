@@ -1,3 +1,5 @@
 """optax.perturbations's twin."""
 
-__all__: list[str] = []
+from gdtransforms.perturbations._perturbed import Gumbel, Normal, make_perturbed_fun
+
+__all__ = ["Gumbel", "Normal", "make_perturbed_fun"]
