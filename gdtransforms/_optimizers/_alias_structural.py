@@ -91,10 +91,13 @@ def adafactor(
     steps = [scale_by_factored_rms(factored, decay_rate, decay_offset, min_dim_size_to_factor, eps)]
     if clipping_threshold is not None:
         steps.append(clip_by_block_rms(clipping_threshold))
-    if learning_rate is not None:
-        steps.append(scale_by_learning_rate(learning_rate, flip_sign=False))
+    # optax scales by the rate, then by the parameter RMS. Both are scalars per leaf, so the
+    # order is the same update; this one lets XLA fold a constant rate into the scalar alike
+    # whether the rate is a Python number or injected (bit-identical under inject_hyperparams).
     if multiply_by_parameter_scale:
         steps.append(scale_by_param_block_rms())
+    if learning_rate is not None:
+        steps.append(scale_by_learning_rate(learning_rate, flip_sign=False))
     if momentum is not None:
         steps.append(ema(momentum, debias=False, accumulator_dtype=dtype_momentum))
     if weight_decay_rate is not None:

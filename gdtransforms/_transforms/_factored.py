@@ -138,7 +138,10 @@ def scale_by_factored_rms(
     _checks.check_non_negative("epsilon", epsilon)
     min_dim = static_int("min_dim_size_to_factor", min_dim_size_to_factor, 0)
     if not callable(decay_rate_fn):
-        raise TypeError(f"`decay_rate_fn` must be a function of (step, decay_rate), got {decay_rate_fn!r}")
+        raise TypeError(
+            f"`decay_rate_fn` must be a function of (step, decay_rate), got {decay_rate_fn!r}; "
+            "under inject_hyperparams list it in `static_args`"
+        )
 
     def init_fn(params):
         _checks.check_params(params, "scale_by_factored_rms")
