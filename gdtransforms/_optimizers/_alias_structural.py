@@ -83,7 +83,7 @@ def adafactor(
       ...     updates, state = opt.update(jax.grad(f)(w), state, w)
       ...     w = gdt.apply_updates(w, updates)
       >>> print(f"{float(f(w)):.3f}")
-      FILL_ADAFACTOR
+      8.166
 
     References:
       Shazeer and Stern, 2018, https://arxiv.org/abs/1804.04235
@@ -132,7 +132,7 @@ def sm3(learning_rate: ArrayLike, momentum: ArrayLike = 0.9) -> GradientTransfor
       ...     updates, state = opt.update(jax.grad(f)(w), state)
       ...     w = gdt.apply_updates(w, updates)
       >>> print(f"{float(f(w)):.3f}")
-      FILL_SM3
+      11.402
 
     References:
       Anil et al., 2019, https://arxiv.org/abs/1901.11150
