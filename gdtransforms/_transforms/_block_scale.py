@@ -75,10 +75,10 @@ def centralize() -> GradientTransformation:
       >>> import jax.numpy as jnp
       >>> import gdtransforms as gdt
       >>> tx = gdt.centralize()
-      >>> g = jnp.array([[1.0, 2.0, 3.0], [4.0, 5.0, 7.0]])
+      >>> g = jnp.array([[1.0, 2.0, 3.0], [4.0, 4.0, 7.0]])
       >>> tx.update(g, tx.init(g))[0]
-      Array([[-1.        ,  0.        ,  1.        ],
-             [-1.3333334 , -0.33333302,  1.666667  ]], dtype=float32)
+      Array([[-1.,  0.,  1.],
+             [-1., -1.,  2.]], dtype=float32)
 
     References:
       Yong et al., 2020, https://arxiv.org/abs/2004.01461
