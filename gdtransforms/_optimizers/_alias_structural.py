@@ -106,7 +106,7 @@ def adafactor(
     return chain(*steps)
 
 
-def sm3(learning_rate: ArrayLike, momentum: ArrayLike = 0.9) -> GradientTransformation:
+def sm3(learning_rate: Any, momentum: ArrayLike = 0.9) -> GradientTransformation:
     r"""SM3: memory-efficient adaptive steps with per-axis accumulators, plus momentum.
 
     .. math:: \theta \leftarrow \theta - \eta\, m_t

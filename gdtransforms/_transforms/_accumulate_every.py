@@ -16,7 +16,7 @@ __all__ = ["ApplyEvery", "apply_every"]
 class ApplyEvery(NamedTuple):
     """The step within the current window of ``k`` and the gradients summed so far."""
 
-    count: jax.Array  # int32 scalar, in [0, k)
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar, in [0, k)
     grad_acc: Updates
 
 

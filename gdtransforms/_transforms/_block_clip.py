@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -86,10 +88,10 @@ def unitwise_norm(x: jax.typing.ArrayLike, axis: int | tuple[int, ...] | None = 
 
 
 def unitwise_clip(
-    g_norm: jax.typing.ArrayLike,
-    max_norm: jax.typing.ArrayLike,
-    grad: jax.typing.ArrayLike,
-    div_eps: jax.typing.ArrayLike = 1e-6,
+    g_norm: Any,
+    max_norm: Any,
+    grad: Any,
+    div_eps: Any = 1e-6,
 ) -> jax.Array:
     r"""Rescales each unit of ``grad`` whose norm exceeds its bound.
 

@@ -25,7 +25,7 @@ class FactoredState(NamedTuple):
     leaf keeps its full ``v`` and placeholders ``v_row``, ``v_col``.
     """
 
-    count: jax.Array  # int32 scalar
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar
     v_row: Updates
     v_col: Updates
     v: Updates
@@ -55,7 +55,7 @@ def static_int(name: str, value: Any, minimum: int) -> int:
     return int(value)
 
 
-def _decay_rate_pow(step: jax.typing.ArrayLike, exponent: jax.typing.ArrayLike = 0.8) -> jax.Array:
+def _decay_rate_pow(step: Any, exponent: Any = 0.8) -> jax.Array:
     """Adafactor's schedule ``1 - (step + 1)^(-exponent)``: 0 at step 0, towards 1."""
     t = jnp.asarray(step + 1, jnp.float32)
     return 1.0 - t ** (-exponent)

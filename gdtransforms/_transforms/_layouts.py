@@ -21,7 +21,7 @@ def _split_like(reference: Any, vector: jax.Array) -> Any:
     leaves, treedef = jax.tree.flatten(reference)
     ends = np.cumsum([np.size(x) for x in leaves])[:-1].tolist()
     pieces = jnp.split(vector, ends)
-    return treedef.unflatten([jnp.reshape(v, np.shape(x)) for v, x in zip(pieces, leaves)])
+    return jax.tree.unflatten(treedef, [jnp.reshape(v, np.shape(x)) for v, x in zip(pieces, leaves)])
 
 
 def flatten(inner: Any) -> GradientTransformation:

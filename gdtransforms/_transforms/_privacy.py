@@ -91,7 +91,7 @@ def per_example_layer_norm_clip(
     else:
         total = sum(int(np.prod(np.shape(g)[1:])) for g in leaves)
         bounds = jax.tree.map(lambda g: global_l2_norm_clip * (int(np.prod(np.shape(g)[1:])) / total) ** 0.5, grads)
-    treedef = jax.tree.structure(grads)
+    treedef: Any = jax.tree.structure(grads)
     pairs = [per_example_global_norm_clip(g, c) for g, c in zip(leaves, treedef.flatten_up_to(bounds))]
     return treedef.unflatten([s for s, _ in pairs]), treedef.unflatten([n for _, n in pairs])
 

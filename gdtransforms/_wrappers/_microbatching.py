@@ -15,7 +15,7 @@ import jax.numpy as jnp
 __all__ = ["AccumulationType", "Accumulator", "micro_grad", "micro_vmap", "microbatch", "reshape_batch_axis"]
 
 Function = Callable[..., Any]
-IndividualOutputs = collections.namedtuple("Aux", ["values", "metrics", "aux"])
+IndividualOutputs = collections.namedtuple("Aux", ["values", "metrics", "aux"])  # type: ignore[name-match]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -191,15 +191,15 @@ def microbatch(
         if batch % microbatch_size:
             raise ValueError(f"microbatch: batch size {batch} is not divisible by microbatch_size={microbatch_size}")
         n = batch // microbatch_size
-        args, kwargs = list(args), dict(kwargs)
+        args_l, kwargs = list(args), dict(kwargs)
         for i, ax in zip(argnums, pos_axes):
-            args[i] = reshape_batch_axis(args[i], microbatch_size, ax)
+            args_l[i] = reshape_batch_axis(args_l[i], microbatch_size, ax)
         for k, ax in zip(argnames, name_axes):
             kwargs[k] = reshape_batch_axis(kwargs[k], microbatch_size, ax)
         acc = _resolve(accumulator, n)
 
         def one(index: Any) -> Any:
-            a, kw = list(args), dict(kwargs)
+            a, kw = list(args_l), dict(kwargs)
             for i, ax in zip(argnums, pos_axes):
                 a[i] = jax.tree.map(functools.partial(jnp.take, indices=index, axis=ax), a[i])
             for k, ax in zip(argnames, name_axes):
@@ -313,7 +313,7 @@ def micro_grad(
         (value, aux), grad = value_and_grad(*args, **kwargs)
         return transform_fn(grad), IndividualOutputs(values=value, metrics=metrics_fn(grad), aux=aux)
 
-    axes = [None] * (max(batch_argnums) + 1)
+    axes: list[int | None] = [None] * (max(batch_argnums) + 1)
     for i in batch_argnums:
         axes[i] = 0
     mapped = micro_vmap(
@@ -327,9 +327,9 @@ def micro_grad(
         return mapped
 
     def with_unit_batch(*args: Any, **kwargs: Any) -> Any:
-        args = list(args)
+        expanded = list(args)
         for i in batch_argnums:
-            args[i] = jax.tree.map(lambda x: jnp.expand_dims(x, 1), args[i])
-        return mapped(*args, **kwargs)
+            expanded[i] = jax.tree.map(lambda x: jnp.expand_dims(x, 1), expanded[i])
+        return mapped(*expanded, **kwargs)
 
     return with_unit_batch
