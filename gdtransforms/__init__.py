@@ -12,6 +12,7 @@ from gdtransforms import (
     assignment,
     contrib,
     losses,
+    microbatching,
     perturbations,
     projections,
     schedules,
@@ -52,7 +53,9 @@ from gdtransforms._core._moments import (
     update_moment_per_elem_norm,
 )
 from gdtransforms._core._multi_normal import multi_normal
+from gdtransforms._core._safe import safe_norm, safe_root_mean_squares
 from gdtransforms._core._tree import global_norm, safe_increment
+from gdtransforms._core._tree import safe_increment as safe_int32_increment
 from gdtransforms._core._tree_api import (
     NamedTupleKey,
     tree_get,
@@ -81,6 +84,7 @@ from gdtransforms._optimizers._alias_adam import (
 )
 from gdtransforms._optimizers._lbfgs_alias import lbfgs
 from gdtransforms._optimizers._lbfgs_solve import LbfgsMinimizeResult, lbfgs_minimize
+from gdtransforms._optimizers._alias_structural import adafactor, dpsgd, sm3
 
 # -- Scale-out and persistence --------------------------------------------------
 from gdtransforms._scaleout._checkpoint import restore_state, save_state
@@ -119,6 +123,7 @@ from gdtransforms._schedules._schedules_joined import (
     warmup_cosine_decay_schedule,
     warmup_exponential_decay_schedule,
 )
+from gdtransforms._transforms._accumulate_every import ApplyEvery, apply_every
 
 # -- Primitives (core) ---------------------------------------------------------
 from gdtransforms._transforms._accumulation import EmaState, TraceState, ema, trace
@@ -139,6 +144,20 @@ from gdtransforms._transforms._adaptive import (
     scale_by_rss,
     scale_by_stddev,
 )
+from gdtransforms._transforms._backward import scale_gradient
+from gdtransforms._transforms._block_clip import (
+    AdaptiveGradClipState,
+    adaptive_grad_clip,
+    clip_by_block_rms,
+    unitwise_clip,
+    unitwise_norm,
+)
+from gdtransforms._transforms._block_scale import (
+    centralize,
+    normalize_by_update_norm,
+    scale_by_param_block_norm,
+    scale_by_param_block_rms,
+)
 from gdtransforms._transforms._clip import clip, clip_by_global_norm
 from gdtransforms._transforms._lbfgs import ScaleByLBFGSState, scale_by_lbfgs
 from gdtransforms._transforms._linesearch_backtracking import (
@@ -151,8 +170,24 @@ from gdtransforms._transforms._linesearch_zoom import (
     ZoomLinesearchInfo,
     scale_by_zoom_linesearch,
 )
+from gdtransforms._transforms._constrain import NonNegativeParamsState, keep_params_nonnegative
+from gdtransforms._transforms._empty_states import (
+    AddDecayedWeightsState,
+    ClipByGlobalNormState,
+    ClipState,
+    ScaleByTrustRatioState,
+    ScaleState,
+)
+from gdtransforms._transforms._factored import FactoredState, scale_by_factored_rms
+from gdtransforms._transforms._layouts import flatten
 from gdtransforms._transforms._masking import MaskedNode, MaskedState, masked
 from gdtransforms._transforms._plateau import ReduceLROnPlateauState, reduce_on_plateau
+from gdtransforms._transforms._privacy import (
+    DifferentiallyPrivateAggregateState,
+    differentially_private_aggregate,
+    per_example_global_norm_clip,
+    per_example_layer_norm_clip,
+)
 from gdtransforms._transforms._regularize import WeightDecaySchedule, add_decayed_weights, add_l1_penalty
 from gdtransforms._transforms._scale import (
     ScaleByScheduleState,
@@ -161,6 +196,7 @@ from gdtransforms._transforms._scale import (
     scale_by_schedule,
 )
 from gdtransforms._transforms._sign import ScaleByLionState, scale_by_lion, scale_by_trust_ratio
+from gdtransforms._transforms._sm3 import ScaleBySM3State, scale_by_sm3
 
 # -- Wrappers -------------------------------------------------------------------
 from gdtransforms._wrappers._averaging import (
@@ -179,6 +215,7 @@ from gdtransforms._wrappers._conditionality import (
 )
 from gdtransforms._wrappers._finite import ApplyIfFiniteState, ZeroNansState, apply_if_finite, zero_nans
 from gdtransforms._wrappers._lookahead import LookaheadParams, LookaheadState, lookahead
+from gdtransforms._wrappers._microbatching import microbatch
 from gdtransforms._wrappers._monitor import (
     MonitorState,
     SnapshotState,
@@ -246,6 +283,7 @@ __all__ = [
     "assignment",
     "contrib",
     "losses",
+    "microbatching",
     "perturbations",
     "projections",
     "schedules",
@@ -446,4 +484,40 @@ __all__ = [
     "is_flat",
     "leafwise",
     "make_train_step",
+    # -- Structural transforms and optimizers (issue 14).
+    "AdaptiveGradClipState",
+    "AddDecayedWeightsState",
+    "ApplyEvery",
+    "ClipByGlobalNormState",
+    "ClipState",
+    "DifferentiallyPrivateAggregateState",
+    "FactoredState",
+    "NonNegativeParamsState",
+    "ScaleBySM3State",
+    "ScaleByTrustRatioState",
+    "ScaleState",
+    "adafactor",
+    "adaptive_grad_clip",
+    "apply_every",
+    "centralize",
+    "clip_by_block_rms",
+    "differentially_private_aggregate",
+    "dpsgd",
+    "flatten",
+    "keep_params_nonnegative",
+    "microbatch",
+    "normalize_by_update_norm",
+    "per_example_global_norm_clip",
+    "per_example_layer_norm_clip",
+    "safe_int32_increment",
+    "safe_norm",
+    "safe_root_mean_squares",
+    "scale_by_factored_rms",
+    "scale_by_param_block_norm",
+    "scale_by_param_block_rms",
+    "scale_by_sm3",
+    "scale_gradient",
+    "sm3",
+    "unitwise_clip",
+    "unitwise_norm",
 ]

@@ -197,7 +197,8 @@ def inject_hyperparams(
         arguments = _bound_arguments(signature, args, kwargs)
         sched, numeric, other = {}, {}, {}
         for name, value in arguments.items():
-            if name in static or isinstance(value, bool) or value is None:
+            # A dtype (jnp.float32 is a callable type) is never a schedule.
+            if name in static or isinstance(value, (bool, type, np.dtype)) or value is None:
                 other[name] = value
             elif _is_stateful_schedule(value):
                 sched[name] = value

@@ -1,6 +1,8 @@
 """Optimizers and transforms from recent research (optax.contrib's twin)."""
 
+from gdtransforms._optimizers._alias_structural import dpsgd
 from gdtransforms._transforms._plateau import ReduceLROnPlateauState, reduce_on_plateau
+from gdtransforms._transforms._privacy import DifferentiallyPrivateAggregateState, differentially_private_aggregate
 
 # Adaptive and parameter-free optimizers (issue 15).
 from gdtransforms.contrib._acprop import acprop, scale_by_acprop
@@ -14,12 +16,18 @@ from gdtransforms.contrib._ademamix import (
 )
 from gdtransforms.contrib._adopt import adopt, scale_by_adopt
 from gdtransforms.contrib._cocob import COCOBState, cocob, scale_by_cocob
+
+# Muon, GaLore, Sophia, SAM, complex splitting (issue 15).
+from gdtransforms.contrib._complex import SplitRealAndImaginaryState, split_real_and_imaginary
 from gdtransforms.contrib._dadapt import DAdaptAdamWState, dadapt_adamw
 from gdtransforms.contrib._distance import DoGState, DoWGState, dog, dowg, scale_by_dog, scale_by_dowg
+from gdtransforms.contrib._galore import GaLoreDimensionNumbers, GaLoreState, galore, scale_by_galore
 from gdtransforms.contrib._madgrad import MadgradState, madgrad, scale_by_madgrad
 from gdtransforms.contrib._mechanic import MechanicState, mechanize
 from gdtransforms.contrib._momo import MomoAdamState, MomoState, momo, momo_adam
+from gdtransforms.contrib._muon import MuonDimensionNumbers, MuonState, muon, scale_by_muon
 from gdtransforms.contrib._prodigy import ProdigyState, prodigy
+from gdtransforms.contrib._sam import NormalizeState, SAMState, normalize, sam
 from gdtransforms.contrib._schedule_free import (
     ScheduleFreeState,
     schedule_free,
@@ -27,10 +35,12 @@ from gdtransforms.contrib._schedule_free import (
     schedule_free_eval_params,
     schedule_free_sgd,
 )
+from gdtransforms.contrib._sophia import HutchinsonState, SophiaState, hutchinson_estimator_diag_hessian, sophia
 
 __all__ = [
     "COCOBState",
     "DAdaptAdamWState",
+    "DifferentiallyPrivateAggregateState",
     "DoGState",
     "DoWGState",
     "GaLoreDimensionNumbers",
@@ -56,8 +66,10 @@ __all__ = [
     "adopt",
     "cocob",
     "dadapt_adamw",
+    "differentially_private_aggregate",
     "dog",
     "dowg",
+    "dpsgd",
     "galore",
     "hutchinson_estimator_diag_hessian",
     "madgrad",

@@ -3,8 +3,12 @@
 from gdtransforms._core._base import MaskedNode
 from gdtransforms._core._combine import chain, named_chain
 from gdtransforms._transforms._accumulation import EmaState, TraceState, ema, trace
+from gdtransforms._transforms._block_clip import adaptive_grad_clip, clip_by_block_rms, unitwise_clip, unitwise_norm
 from gdtransforms._transforms._clip import clip, clip_by_global_norm
+from gdtransforms._transforms._constrain import NonNegativeParamsState, keep_params_nonnegative
+from gdtransforms._transforms._layouts import flatten
 from gdtransforms._transforms._masking import MaskedState, masked
+from gdtransforms._transforms._privacy import per_example_global_norm_clip, per_example_layer_norm_clip
 from gdtransforms._transforms._regularize import add_decayed_weights
 from gdtransforms._wrappers._conditionality import (
     ConditionallyMaskState,
@@ -35,29 +39,38 @@ __all__ = [
     "MonitorState",
     "MultiSteps",
     "MultiStepsState",
+    "NonNegativeParamsState",
     "PartitionState",
     "ShouldSkipUpdateFunction",
     "SnapshotState",
     "TraceState",
     "ZeroNansState",
+    "adaptive_grad_clip",
     "add_decayed_weights",
     "apply_if_finite",
     "chain",
     "clip",
+    "clip_by_block_rms",
     "clip_by_global_norm",
     "conditionally_mask",
     "conditionally_transform",
     "ema",
+    "flatten",
     "freeze",
+    "keep_params_nonnegative",
     "masked",
     "measure_with_ema",
     "monitor",
     "named_chain",
     "partition",
+    "per_example_global_norm_clip",
+    "per_example_layer_norm_clip",
     "selective_transform",
     "skip_large_updates",
     "skip_not_finite",
     "snapshot",
     "trace",
+    "unitwise_clip",
+    "unitwise_norm",
     "zero_nans",
 ]
