@@ -6,8 +6,6 @@ cover; transformations of the two libraries mix freely in one ``chain``.
 
 from typing import TYPE_CHECKING
 
-# Base types and trivial transformations.
-# -- optax's namespaces -----------------------------------------------------------
 from gdtransforms import (
     assignment,
     contrib,
@@ -43,8 +41,6 @@ from gdtransforms._core._base import (
 )
 from gdtransforms._core._combine import chain, named_chain
 from gdtransforms._core._flat_params import FlatParams, is_flat, leafwise
-
-# -- L-BFGS, line searches and linear algebra -------------------------------------
 from gdtransforms._core._linalg import matrix_inverse_pth_root, nnls, power_iteration
 from gdtransforms._core._moments import (
     bias_correction,
@@ -65,11 +61,7 @@ from gdtransforms._core._tree_api import (
 )
 from gdtransforms._core._update import apply_updates, incremental_update, periodic_update
 from gdtransforms._flat._flat_step import make_train_step
-
-# -- Flat fused path ------------------------------------------------------------
 from gdtransforms._flat._layout import FlatLayout, flat_layout, flatten_params
-
-# -- Aliases (core) ------------------------------------------------------------
 from gdtransforms._optimizers._alias import adagrad, ema_momentum, rmsprop, sgd
 from gdtransforms._optimizers._alias_adam import (
     adam,
@@ -82,11 +74,9 @@ from gdtransforms._optimizers._alias_adam import (
     nadam,
     nadamw,
 )
+from gdtransforms._optimizers._alias_structural import adafactor, dpsgd, sm3
 from gdtransforms._optimizers._lbfgs_alias import lbfgs
 from gdtransforms._optimizers._lbfgs_solve import LbfgsMinimizeResult, lbfgs_minimize
-from gdtransforms._optimizers._alias_structural import adafactor, dpsgd, sm3
-
-# -- Scale-out and persistence --------------------------------------------------
 from gdtransforms._scaleout._checkpoint import restore_state, save_state
 from gdtransforms._scaleout._sharding import state_shardings, zero_state_shardings
 from gdtransforms._schedules._decay import (
@@ -98,8 +88,6 @@ from gdtransforms._schedules._decay import (
     piecewise_interpolate_schedule,
     polynomial_schedule,
 )
-
-# -- Schedules and live hyperparameters ----------------------------------------
 from gdtransforms._schedules._inject import (
     InjectHyperparamsState,
     InjectStatefulHyperparamsState,
@@ -124,8 +112,6 @@ from gdtransforms._schedules._schedules_joined import (
     warmup_exponential_decay_schedule,
 )
 from gdtransforms._transforms._accumulate_every import ApplyEvery, apply_every
-
-# -- Primitives (core) ---------------------------------------------------------
 from gdtransforms._transforms._accumulation import EmaState, TraceState, ema, trace
 from gdtransforms._transforms._adam import (
     ScaleByAdamState,
@@ -159,6 +145,16 @@ from gdtransforms._transforms._block_scale import (
     scale_by_param_block_rms,
 )
 from gdtransforms._transforms._clip import clip, clip_by_global_norm
+from gdtransforms._transforms._constrain import NonNegativeParamsState, keep_params_nonnegative
+from gdtransforms._transforms._empty_states import (
+    AddDecayedWeightsState,
+    ClipByGlobalNormState,
+    ClipState,
+    ScaleByTrustRatioState,
+    ScaleState,
+)
+from gdtransforms._transforms._factored import FactoredState, scale_by_factored_rms
+from gdtransforms._transforms._layouts import flatten
 from gdtransforms._transforms._lbfgs import ScaleByLBFGSState, scale_by_lbfgs
 from gdtransforms._transforms._linesearch_backtracking import (
     ScaleByBacktrackingLinesearchState,
@@ -170,16 +166,6 @@ from gdtransforms._transforms._linesearch_zoom import (
     ZoomLinesearchInfo,
     scale_by_zoom_linesearch,
 )
-from gdtransforms._transforms._constrain import NonNegativeParamsState, keep_params_nonnegative
-from gdtransforms._transforms._empty_states import (
-    AddDecayedWeightsState,
-    ClipByGlobalNormState,
-    ClipState,
-    ScaleByTrustRatioState,
-    ScaleState,
-)
-from gdtransforms._transforms._factored import FactoredState, scale_by_factored_rms
-from gdtransforms._transforms._layouts import flatten
 from gdtransforms._transforms._masking import MaskedNode, MaskedState, masked
 from gdtransforms._transforms._plateau import ReduceLROnPlateauState, reduce_on_plateau
 from gdtransforms._transforms._privacy import (
@@ -197,8 +183,6 @@ from gdtransforms._transforms._scale import (
 )
 from gdtransforms._transforms._sign import ScaleByLionState, scale_by_lion, scale_by_trust_ratio
 from gdtransforms._transforms._sm3 import ScaleBySM3State, scale_by_sm3
-
-# -- Wrappers -------------------------------------------------------------------
 from gdtransforms._wrappers._averaging import (
     EmaParamsState,
     PolyakParamsState,
@@ -238,8 +222,6 @@ from gdtransforms._wrappers._partition import (
     partition,
     selective_transform,
 )
-
-# -- Losses optax re-exports at its top level ----------------------------------
 from gdtransforms.losses import (
     convex_kl_divergence,
     cosine_distance,
