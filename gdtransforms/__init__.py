@@ -46,7 +46,9 @@ from gdtransforms._core._moments import (
     update_moment,
     update_moment_per_elem_norm,
 )
+from gdtransforms._core._numerics import safe_norm, safe_root_mean_squares
 from gdtransforms._core._tree import global_norm, safe_increment
+from gdtransforms._core._tree import safe_increment as safe_int32_increment
 from gdtransforms._core._tree_api import (
     NamedTupleKey,
     tree_get,
@@ -73,6 +75,15 @@ from gdtransforms._optimizers._alias_adam import (
     nadam,
     nadamw,
 )
+from gdtransforms._optimizers._alias_adaptive import adabelief, adadelta, adan, novograd, radam, yogi
+from gdtransforms._optimizers._alias_more import (
+    noisy_sgd,
+    optimistic_adam,
+    optimistic_adam_v2,
+    optimistic_gradient_descent,
+    polyak_sgd,
+)
+from gdtransforms._optimizers._alias_sign import fromage, lars, rprop, sign_sgd, signum
 
 # -- Scale-out and persistence --------------------------------------------------
 from gdtransforms._scaleout._checkpoint import restore_state, save_state
@@ -114,6 +125,7 @@ from gdtransforms._schedules._schedules_joined import (
 
 # -- Primitives (core) ---------------------------------------------------------
 from gdtransforms._transforms._accumulation import EmaState, TraceState, ema, trace
+from gdtransforms._transforms._adadelta import ScaleByAdaDeltaState, scale_by_adadelta
 from gdtransforms._transforms._adam import (
     ScaleByAdamState,
     ScaleByAmsgradState,
@@ -121,6 +133,7 @@ from gdtransforms._transforms._adam import (
     scale_by_adamax,
     scale_by_amsgrad,
 )
+from gdtransforms._transforms._adan import ScaleByAdanState, scale_by_adan
 from gdtransforms._transforms._adaptive import (
     ScaleByRmsState,
     ScaleByRmsWithCountState,
@@ -131,9 +144,14 @@ from gdtransforms._transforms._adaptive import (
     scale_by_rss,
     scale_by_stddev,
 )
+from gdtransforms._transforms._belief import ScaleByBeliefState, scale_by_belief
 from gdtransforms._transforms._clip import clip, clip_by_global_norm
 from gdtransforms._transforms._masking import MaskedNode, MaskedState, masked
+from gdtransforms._transforms._noise import AddNoiseState, add_noise
+from gdtransforms._transforms._novograd import ScaleByNovogradState, scale_by_novograd
+from gdtransforms._transforms._optimistic import ScaleByOptimisticGradientState, scale_by_optimistic_gradient
 from gdtransforms._transforms._plateau import ReduceLROnPlateauState, reduce_on_plateau
+from gdtransforms._transforms._radam import scale_by_radam
 from gdtransforms._transforms._regularize import WeightDecaySchedule, add_decayed_weights, add_l1_penalty
 from gdtransforms._transforms._scale import (
     ScaleByScheduleState,
@@ -142,6 +160,13 @@ from gdtransforms._transforms._scale import (
     scale_by_schedule,
 )
 from gdtransforms._transforms._sign import ScaleByLionState, scale_by_lion, scale_by_trust_ratio
+from gdtransforms._transforms._sign_based import ScaleByRpropState, scale_by_rprop, scale_by_sign
+from gdtransforms._transforms._step_size import (
+    ScaleByDistanceOverGradientsState,
+    scale_by_distance_over_gradients,
+    scale_by_polyak,
+)
+from gdtransforms._transforms._yogi import scale_by_yogi
 
 # -- Wrappers -------------------------------------------------------------------
 from gdtransforms._wrappers._averaging import (
@@ -365,4 +390,44 @@ __all__ = [
     "is_flat",
     "leafwise",
     "make_train_step",
+    # -- Adaptive, sign-based and step-size optimizers (issue 14).
+    "AddNoiseState",
+    "ScaleByAdaDeltaState",
+    "ScaleByAdanState",
+    "ScaleByBeliefState",
+    "ScaleByDistanceOverGradientsState",
+    "ScaleByNovogradState",
+    "ScaleByOptimisticGradientState",
+    "ScaleByRpropState",
+    "adabelief",
+    "adadelta",
+    "adan",
+    "add_noise",
+    "fromage",
+    "lars",
+    "noisy_sgd",
+    "novograd",
+    "optimistic_adam",
+    "optimistic_adam_v2",
+    "optimistic_gradient_descent",
+    "polyak_sgd",
+    "radam",
+    "rprop",
+    "safe_int32_increment",
+    "safe_norm",
+    "safe_root_mean_squares",
+    "scale_by_adadelta",
+    "scale_by_adan",
+    "scale_by_belief",
+    "scale_by_distance_over_gradients",
+    "scale_by_novograd",
+    "scale_by_optimistic_gradient",
+    "scale_by_polyak",
+    "scale_by_radam",
+    "scale_by_rprop",
+    "scale_by_sign",
+    "scale_by_yogi",
+    "sign_sgd",
+    "signum",
+    "yogi",
 ]

@@ -5,6 +5,7 @@ from gdtransforms._core._combine import chain, named_chain
 from gdtransforms._transforms._accumulation import EmaState, TraceState, ema, trace
 from gdtransforms._transforms._clip import clip, clip_by_global_norm
 from gdtransforms._transforms._masking import MaskedState, masked
+from gdtransforms._transforms._noise import AddNoiseState, add_noise
 from gdtransforms._transforms._regularize import add_decayed_weights
 from gdtransforms._wrappers._conditionality import (
     ConditionallyMaskState,
@@ -25,6 +26,7 @@ from gdtransforms._wrappers._multistep import (
 from gdtransforms._wrappers._partition import PartitionState, freeze, partition, selective_transform
 
 __all__ = [
+    "AddNoiseState",
     "ApplyIfFiniteState",
     "ConditionFn",
     "ConditionallyMaskState",
@@ -41,6 +43,7 @@ __all__ = [
     "TraceState",
     "ZeroNansState",
     "add_decayed_weights",
+    "add_noise",
     "apply_if_finite",
     "chain",
     "clip",
