@@ -83,7 +83,10 @@ def scale_by_novograd(
         first = count == 1
 
         def leaf(g, p, mu, nu):
-            norm_sq = (jnp.linalg.norm(g) ** 2).astype(nu.dtype)
+            # The sum of squares itself (optax squares the root of it): XLA
+            # simplifies sqrt(x)^2 to x in some programs and not in others, so
+            # the root would make results depend on how the step was compiled.
+            norm_sq = jnp.sum(_tree.abs_sq(g)).astype(nu.dtype)
             nu = jnp.where(first, norm_sq, (1 - b2) * norm_sq + b2 * nu)
             step = g / (jnp.sqrt(_tree.widen_f16(nu) + eps_root) + eps)
             step = step.astype(g.dtype) + weight_decay * p
