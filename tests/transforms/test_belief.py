@@ -34,7 +34,7 @@ def reference(grads, b1=0.9, b2=0.999, eps=1e-16, eps_root=1e-16, nesterov=False
 def test_first_step_is_sign_over_b1():
     # m1 = 0.1 g, s1 = 0.001 (0.9 g)^2 + eps_root: u1 = g / (0.9 |g|).
     out, state = steps(gdt.scale_by_belief(), [G1])
-    np.testing.assert_allclose(out[0], [1 / 0.9, -1 / 0.9], rtol=1e-5)
+    np.testing.assert_allclose(out[0], [1 / 0.9, -1 / 0.9], rtol=3e-5)
     np.testing.assert_allclose(state.nu, 0.001 * (0.9 * np.asarray(G1)) ** 2 + 1e-16, rtol=1e-5)
     assert int(state.count) == 1
 
@@ -44,13 +44,14 @@ def test_second_step_by_hand():
     m = 0.9 * 0.2 + 0.1 * 1.0  # first coordinate: m1 = 0.2
     s = 0.999 * 0.001 * 1.8**2 + 0.001 * (1.0 - m) ** 2
     expected = (m / (1 - 0.81)) / np.sqrt(s / (1 - 0.999**2))
-    np.testing.assert_allclose(out[1][0], expected, rtol=1e-5)
-    np.testing.assert_allclose(out, reference([G1, G2]), rtol=1e-5)
+    np.testing.assert_allclose(out[1][0], expected, rtol=3e-5)
+    # float32 holds 1 - 0.999 to about 5e-8 relative, hence 3e-5 (as for Adam).
+    np.testing.assert_allclose(out, reference([G1, G2]), rtol=3e-5)
 
 
 def test_nesterov_first_steps():
     out, _ = steps(gdt.scale_by_belief(b1=0.8, nesterov=True, eps=1e-8, eps_root=0.0), [G1, G2])
-    np.testing.assert_allclose(out, reference([G1, G2], b1=0.8, nesterov=True, eps=1e-8, eps_root=0.0), rtol=1e-5)
+    np.testing.assert_allclose(out, reference([G1, G2], b1=0.8, nesterov=True, eps=1e-8, eps_root=0.0), rtol=3e-5)
 
 
 def test_float16_zero_gradient_gives_zero_not_nan():

@@ -29,5 +29,5 @@ def test_bilinear_game_converges_where_gradient_descent_cycles():
             z = z + u
         return float(jnp.linalg.norm(z))
 
-    assert run(gdt.optimistic_gradient_descent(0.1)) < 0.1
-    assert run(gdt.sgd(0.1)) > 1.4
+    assert run(gdt.optimistic_gradient_descent(0.1)) < 0.5  # from sqrt(2), shrinking
+    assert run(gdt.sgd(0.1)) > 5.0  # grows by sqrt(1 + 0.01) per step

@@ -33,7 +33,7 @@ def test_rprop_emits_this_steps_update_unlike_optax():
         u_ours, s_ours = ours.update(g, s_ours)
         u_theirs, s_theirs = theirs.update(g, s_theirs)
         np.testing.assert_array_equal(u_ours, s_theirs.prev_updates)  # what optax computed
-    assert float(u_theirs[0]) == 0.1 and float(u_ours[0]) == np.float32(0.12)
+    np.testing.assert_allclose([u_theirs[0], u_ours[0]], [0.1, 0.12], rtol=1e-6)  # optax lags one step
 
 
 def test_rprop_bfloat16_keeps_dtype():
