@@ -62,10 +62,6 @@ def scale_by_polyak(
         del params, extra_args
         if value is None:
             raise TypeError("scale_by_polyak.update needs the loss: call update(..., value=loss)")
-        # A constant scale before this (sgd's learning rate) would otherwise be
-        # moved by XLA next to the step, (c g) s -> (c s) g, which rounds
-        # differently from the same optimizer with an injected rate.
-        updates = jax.lax.optimization_barrier(updates)
         # Summed per leaf in the leaf's dtype, then across leaves, as optax does.
         sums = jax.tree.map(lambda u: jnp.sum(_tree.abs_sq(u)), updates)
         sq_norm = jnp.asarray(jax.tree.reduce(operator.add, sums, initializer=0))

@@ -320,9 +320,10 @@ OPTIMIZERS = {
 }
 
 
-def trajectory(tx: Any, params: Any, *, polyak: bool) -> list:
+def trajectory(tx: Any, params: Any, *, polyak: bool, jit: bool = True) -> list:
     """Eight jitted updates, applied outside ``jit`` (as tests/schedules/test_inject.py)."""
-    update = jax.jit(lambda g, s, p, loss: tx.update(g, s, p, **({"value": loss} if polyak else {})))
+    update = lambda g, s, p, loss: tx.update(g, s, p, **({"value": loss} if polyak else {}))  # noqa: E731
+    update = jax.jit(update) if jit else update
     state, out = tx.init(params), []
     for grads, loss in zip(GRADS[:8], LOSSES):
         grads = params.layout.flatten(grads) if gdt.is_flat(params) else grads
@@ -352,10 +353,24 @@ def test_bit_identical_under_inject_hyperparams(name):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         injected = trajectory(gdt.inject_hyperparams(factory)(**kwargs), PARAMS, polyak=name == "polyak_sgd")
+    if name == "polyak_sgd":
+        # Jitted, XLA folds sgd's constant rate into Polyak's step, (c g) s ->
+        # (c s) g, only in the plain program (an injected rate is no constant):
+        # the last bit differs. Eagerly nothing is folded, and the two are equal.
+        assert_last_bits_close(plain, injected, name)
+        plain = trajectory(factory(**kwargs), PARAMS, polyak=True, jit=False)
+        injected = trajectory(gdt.inject_hyperparams(factory)(**kwargs), PARAMS, polyak=True, jit=False)
     for t, (a, b) in enumerate(zip(plain, injected)):
         for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
             assert x.dtype == y.dtype, f"{name}, step {t}"
             np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=f"{name}, step {t}")
+
+
+def assert_last_bits_close(plain: list, injected: list, name: str) -> None:
+    for t, (a, b) in enumerate(zip(plain, injected)):
+        for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+            assert x.dtype == y.dtype, f"{name}, step {t}"
+            np.testing.assert_allclose(np.asarray(x, np.float64), np.asarray(y, np.float64), rtol=2e-6, atol=1e-9)
 
 
 # -- The flat path -----------------------------------------------------------------
