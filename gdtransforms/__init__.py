@@ -49,7 +49,7 @@ from gdtransforms._core._moments import (
     update_moment_per_elem_norm,
 )
 from gdtransforms._core._multi_normal import multi_normal
-from gdtransforms._core._safe import safe_norm, safe_root_mean_squares
+from gdtransforms._core._numerics import safe_norm, safe_root_mean_squares
 from gdtransforms._core._tree import global_norm, safe_increment
 from gdtransforms._core._tree import safe_increment as safe_int32_increment
 from gdtransforms._core._tree_api import (
@@ -74,9 +74,20 @@ from gdtransforms._optimizers._alias_adam import (
     nadam,
     nadamw,
 )
+from gdtransforms._optimizers._alias_adaptive import adabelief, adadelta, adan, novograd, radam, yogi
+from gdtransforms._optimizers._alias_more import (
+    noisy_sgd,
+    optimistic_adam,
+    optimistic_adam_v2,
+    optimistic_gradient_descent,
+    polyak_sgd,
+)
+from gdtransforms._optimizers._alias_sign import fromage, lars, rprop, sign_sgd, signum
 from gdtransforms._optimizers._alias_structural import adafactor, dpsgd, sm3
 from gdtransforms._optimizers._lbfgs_alias import lbfgs
 from gdtransforms._optimizers._lbfgs_solve import LbfgsMinimizeResult, lbfgs_minimize
+
+# -- Scale-out and persistence --------------------------------------------------
 from gdtransforms._scaleout._checkpoint import restore_state, save_state
 from gdtransforms._scaleout._sharding import state_shardings, zero_state_shardings
 from gdtransforms._schedules._decay import (
@@ -113,6 +124,7 @@ from gdtransforms._schedules._schedules_joined import (
 )
 from gdtransforms._transforms._accumulate_every import ApplyEvery, apply_every
 from gdtransforms._transforms._accumulation import EmaState, TraceState, ema, trace
+from gdtransforms._transforms._adadelta import ScaleByAdaDeltaState, scale_by_adadelta
 from gdtransforms._transforms._adam import (
     ScaleByAdamState,
     ScaleByAmsgradState,
@@ -120,6 +132,7 @@ from gdtransforms._transforms._adam import (
     scale_by_adamax,
     scale_by_amsgrad,
 )
+from gdtransforms._transforms._adan import ScaleByAdanState, scale_by_adan
 from gdtransforms._transforms._adaptive import (
     ScaleByRmsState,
     ScaleByRmsWithCountState,
@@ -131,6 +144,7 @@ from gdtransforms._transforms._adaptive import (
     scale_by_stddev,
 )
 from gdtransforms._transforms._backward import scale_gradient
+from gdtransforms._transforms._belief import ScaleByBeliefState, scale_by_belief
 from gdtransforms._transforms._block_clip import (
     AdaptiveGradClipState,
     adaptive_grad_clip,
@@ -167,6 +181,9 @@ from gdtransforms._transforms._linesearch_zoom import (
     scale_by_zoom_linesearch,
 )
 from gdtransforms._transforms._masking import MaskedNode, MaskedState, masked
+from gdtransforms._transforms._noise import AddNoiseState, add_noise
+from gdtransforms._transforms._novograd import ScaleByNovogradState, scale_by_novograd
+from gdtransforms._transforms._optimistic import ScaleByOptimisticGradientState, scale_by_optimistic_gradient
 from gdtransforms._transforms._plateau import ReduceLROnPlateauState, reduce_on_plateau
 from gdtransforms._transforms._privacy import (
     DifferentiallyPrivateAggregateState,
@@ -174,6 +191,7 @@ from gdtransforms._transforms._privacy import (
     per_example_global_norm_clip,
     per_example_layer_norm_clip,
 )
+from gdtransforms._transforms._radam import scale_by_radam
 from gdtransforms._transforms._regularize import WeightDecaySchedule, add_decayed_weights, add_l1_penalty
 from gdtransforms._transforms._scale import (
     ScaleByScheduleState,
@@ -182,7 +200,16 @@ from gdtransforms._transforms._scale import (
     scale_by_schedule,
 )
 from gdtransforms._transforms._sign import ScaleByLionState, scale_by_lion, scale_by_trust_ratio
+from gdtransforms._transforms._sign_based import ScaleByRpropState, scale_by_rprop, scale_by_sign
 from gdtransforms._transforms._sm3 import ScaleBySM3State, scale_by_sm3
+from gdtransforms._transforms._step_size import (
+    ScaleByDistanceOverGradientsState,
+    scale_by_distance_over_gradients,
+    scale_by_polyak,
+)
+from gdtransforms._transforms._yogi import scale_by_yogi
+
+# -- Wrappers -------------------------------------------------------------------
 from gdtransforms._wrappers._averaging import (
     EmaParamsState,
     PolyakParamsState,
@@ -502,4 +529,41 @@ __all__ = [
     "sm3",
     "unitwise_clip",
     "unitwise_norm",
+    # -- Adaptive, sign-based and step-size optimizers (issue 14).
+    "AddNoiseState",
+    "ScaleByAdaDeltaState",
+    "ScaleByAdanState",
+    "ScaleByBeliefState",
+    "ScaleByDistanceOverGradientsState",
+    "ScaleByNovogradState",
+    "ScaleByOptimisticGradientState",
+    "ScaleByRpropState",
+    "adabelief",
+    "adadelta",
+    "adan",
+    "add_noise",
+    "fromage",
+    "lars",
+    "noisy_sgd",
+    "novograd",
+    "optimistic_adam",
+    "optimistic_adam_v2",
+    "optimistic_gradient_descent",
+    "polyak_sgd",
+    "radam",
+    "rprop",
+    "scale_by_adadelta",
+    "scale_by_adan",
+    "scale_by_belief",
+    "scale_by_distance_over_gradients",
+    "scale_by_novograd",
+    "scale_by_optimistic_gradient",
+    "scale_by_polyak",
+    "scale_by_radam",
+    "scale_by_rprop",
+    "scale_by_sign",
+    "scale_by_yogi",
+    "sign_sgd",
+    "signum",
+    "yogi",
 ]

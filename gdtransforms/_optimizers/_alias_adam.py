@@ -154,8 +154,14 @@ def nadam(
     eps: ArrayLike = 1e-8,
     eps_root: ArrayLike = 0.0,
     mu_dtype: Any | None = None,
+    *,
+    nesterov: bool = True,
+    nu_dtype: Any | None = None,
 ) -> GradientTransformation:
     r"""NAdam: Adam with Nesterov momentum (``adam(..., nesterov=True)``).
+
+    ``nesterov=False`` gives plain :func:`adam` (optax's ``nadam`` is
+    ``adam`` with this keyword preset).
 
     Example:
       >>> import jax.numpy as jnp
@@ -165,7 +171,7 @@ def nadam(
       >>> updates.shape
       (1,)
     """
-    return adam(learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov=True)
+    return adam(learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov, nu_dtype=nu_dtype)
 
 
 def nadamw(
@@ -177,8 +183,13 @@ def nadamw(
     mu_dtype: Any | None = None,
     weight_decay: ScalarOrSchedule = 1e-4,
     mask: MaskOrFn = None,
+    *,
+    nesterov: bool = True,
+    nu_dtype: Any | None = None,
 ) -> GradientTransformation:
     r"""NAdamW: AdamW with Nesterov momentum (``adamw(..., nesterov=True)``).
+
+    ``nesterov=False`` gives plain :func:`adamw`.
 
     Example:
       >>> import jax.numpy as jnp
@@ -189,7 +200,9 @@ def nadamw(
       >>> updates.shape
       (1,)
     """
-    return adamw(learning_rate, b1, b2, eps, eps_root, mu_dtype, weight_decay, mask, nesterov=True)
+    return adamw(
+        learning_rate, b1, b2, eps, eps_root, mu_dtype, weight_decay, mask, nesterov=nesterov, nu_dtype=nu_dtype
+    )
 
 
 def amsgrad(

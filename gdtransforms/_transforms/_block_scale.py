@@ -7,7 +7,7 @@ import jax
 from gdtransforms._core import _checks, _tree
 from gdtransforms._core._base import GradientTransformation, init_empty_state, require_params
 from gdtransforms._core._flat_params import leafwise
-from gdtransforms._core._safe import safe_norm, safe_root_mean_squares
+from gdtransforms._core._numerics import safe_norm, safe_root_mean_squares
 
 __all__ = ["centralize", "normalize_by_update_norm", "scale_by_param_block_norm", "scale_by_param_block_rms"]
 

@@ -88,7 +88,9 @@ def _safe_norm(x: jax.Array, min_norm: jax.typing.ArrayLike) -> jax.Array:
     """``max(||x||, min_norm)`` with a gradient that is finite at zero."""
     norm = jnp.linalg.norm(x)
     x = jnp.where(norm <= min_norm, jnp.ones_like(x), x)
-    return jnp.where(norm <= min_norm, min_norm, jnp.linalg.norm(x))
+    # min_norm as a scalar of the norm's dtype (an injected hyperparameter is
+    # not an array jnp.where takes; multiplying by one is exact).
+    return jnp.where(norm <= min_norm, min_norm * jnp.ones([], norm.dtype), jnp.linalg.norm(x))
 
 
 def scale_by_trust_ratio(

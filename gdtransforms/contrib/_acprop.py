@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import jax
 import jax.numpy as jnp
 
 from gdtransforms._core import _checks, _tree
-from gdtransforms._core._base import GradientTransformation, MaskOrFn, ScalarOrSchedule, Updates
+from gdtransforms._core._base import GradientTransformation, MaskOrFn, ScalarOrSchedule
 from gdtransforms._core._combine import chain
 from gdtransforms._core._moments import bias_correction_factor
+from gdtransforms._transforms._belief import ScaleByBeliefState
 from gdtransforms._transforms._regularize import add_decayed_weights
 from gdtransforms._transforms._scale import scale_by_learning_rate
 
 __all__ = ["ScaleByBeliefState", "acprop", "scale_by_acprop"]
-
-
-class ScaleByBeliefState(NamedTuple):
-    """The step count, the gradients' EMA and the EMA of the squared prediction error."""
-
-    count: jax.Array  # int32 scalar
-    mu: Updates
-    nu: Updates
 
 
 def scale_by_acprop(

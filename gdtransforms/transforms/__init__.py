@@ -8,6 +8,7 @@ from gdtransforms._transforms._clip import clip, clip_by_global_norm
 from gdtransforms._transforms._constrain import NonNegativeParamsState, keep_params_nonnegative
 from gdtransforms._transforms._layouts import flatten
 from gdtransforms._transforms._masking import MaskedState, masked
+from gdtransforms._transforms._noise import AddNoiseState, add_noise
 from gdtransforms._transforms._privacy import per_example_global_norm_clip, per_example_layer_norm_clip
 from gdtransforms._transforms._regularize import add_decayed_weights
 from gdtransforms._wrappers._conditionality import (
@@ -29,6 +30,7 @@ from gdtransforms._wrappers._multistep import (
 from gdtransforms._wrappers._partition import PartitionState, freeze, partition, selective_transform
 
 __all__ = [
+    "AddNoiseState",
     "ApplyIfFiniteState",
     "ConditionFn",
     "ConditionallyMaskState",
@@ -47,6 +49,7 @@ __all__ = [
     "ZeroNansState",
     "adaptive_grad_clip",
     "add_decayed_weights",
+    "add_noise",
     "apply_if_finite",
     "chain",
     "clip",

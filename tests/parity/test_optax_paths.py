@@ -32,7 +32,7 @@ NAMESPACES = [
     "assignment",
 ]
 # The count may only grow; raise it as names are added.
-MINIMUM_PATHS = 187
+MINIMUM_PATHS = 226
 
 
 def _public(module: types.ModuleType) -> list[str]:
