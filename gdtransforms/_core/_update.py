@@ -85,7 +85,7 @@ def periodic_update(
       ``new_tensors`` when ``steps % update_period == 0``, else ``old_tensors``.
     """
     refresh = jnp.mod(steps, update_period) == 0
-    if not isinstance(refresh, jax.core.Tracer):
+    if not _checks.is_deferred(refresh):
         # Concrete step (eager code): choose in Python, compiling nothing.
         return new_tensors if bool(refresh) else old_tensors
     return jax.lax.cond(refresh, lambda _: new_tensors, lambda _: old_tensors, None)

@@ -84,7 +84,7 @@ def check_mask(
     if not bool_leaves:
         return
     for path, leaf in jax.tree_util.tree_flatten_with_path(mask_values)[0]:
-        if isinstance(leaf, jax.core.Tracer):
+        if _checks.is_deferred(leaf):
             raise TypeError(
                 f"{where}: {what} leaf at {_checks.path_str(path)} is traced; a mask "
                 "must be static (Python bools), it decides which state exists"

@@ -60,10 +60,7 @@ def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
       A :class:`GradientTransformation` whose state is
       :class:`ScaleByScheduleState`.
     """
-    if not callable(step_size_fn):
-        raise TypeError(
-            f"`step_size_fn` must be a schedule (a function of the step count), got {type(step_size_fn).__name__}"
-        )
+    _checks.check_callable("step_size_fn", step_size_fn, "a schedule (a function of the step count)")
 
     def init_fn(params):
         del params

@@ -155,10 +155,8 @@ class MultiSteps:
             _checks.check_int_at_least("every_k_schedule", every_k_schedule, 1, where="MultiSteps")
             k = int(every_k_schedule)
             self._every_k_schedule = lambda step: k
-        if should_skip_update_fn is not None and not callable(should_skip_update_fn):
-            raise TypeError(
-                f"MultiSteps: `should_skip_update_fn` must be a function, got {type(should_skip_update_fn).__name__}"
-            )
+        if should_skip_update_fn is not None:
+            _checks.check_callable("should_skip_update_fn", should_skip_update_fn, where="MultiSteps")
         self._use_grad_mean = use_grad_mean
         self._should_skip_update_fn = should_skip_update_fn or _no_skip
         self._accumulator_dtype = _checks.check_float_dtype("accumulator_dtype", accumulator_dtype)
@@ -200,7 +198,7 @@ class MultiSteps:
         """Accumulates ``updates``; every k-th call returns the inner update."""
         _checks.check_state(state, MultiStepsState, "MultiSteps")
         k = self._every_k_schedule(state.gradient_step)
-        if not isinstance(k, jax.core.Tracer) and not callable(k):
+        if not _checks.is_deferred(k) and not callable(k):
             _checks.check_int_at_least("every_k_schedule", k, 1, where="MultiSteps")
         should_skip, skip_state = self._should_skip_update_fn(updates, state.gradient_step, params)
         should_skip = bool_scalar(should_skip, "MultiSteps", "should_skip_update_fn")

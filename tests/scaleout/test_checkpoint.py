@@ -97,7 +97,9 @@ def test_round_trip_is_bit_exact_with_dtypes(trained, tmp_path):
     assert restored.acc_grads["layers"][1][0].dtype == jnp.float32
     chain = chain_state(restored)
     injected = chain["adam"].inner_state
-    assert injected.hyperparams["learning_rate"].weak_type
+    # A hyperparameter is kept strongly typed, so that assigning any float never retraces.
+    assert injected.hyperparams["learning_rate"].dtype == jnp.float32
+    assert not injected.hyperparams["learning_rate"].weak_type
     np.testing.assert_allclose(injected.hyperparams["learning_rate"], 5e-3, rtol=1e-6)
     adam_state = injected.inner_state[0]
     assert adam_state.count.dtype == jnp.int32 and int(adam_state.count) == 5
