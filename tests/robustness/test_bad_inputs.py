@@ -113,6 +113,24 @@ ROWS: list[Bad] = [
     factory("trace_nan_decay", lambda: gdt.trace(NAN), ValueError, "`decay`"),
     factory("stddev_decay_negative", lambda: gdt.scale_by_stddev(decay=-0.1), ValueError, "`decay`"),
     factory("adam_b1_string", lambda: gdt.adam(0.1, b1="x"), TypeError, "`b1`"),
+    # -- Scalar hyperparameters (issue 13, item 8): shapes would leak into the params.
+    factory("adam_lr_shape_1", lambda: gdt.adam(jnp.array([0.1])), ValueError, "`learning_rate` must be a scalar"),
+    factory("adam_b1_vector", lambda: gdt.adam(0.1, b1=jnp.array([0.9] * 3)), ValueError, "`b1` must be a scalar"),
+    factory("adam_lr_bool", lambda: gdt.adam(True), TypeError, "`learning_rate` must be a number"),
+    factory("adam_lr_list", lambda: gdt.adam([0.1]), TypeError, "`learning_rate` must be a number"),
+    factory("ema_decay_schedule", lambda: gdt.ema(lambda count: 0.9), TypeError, "`decay` must be a number"),
+    Bad(
+        "sgd_schedule_returns_a_vector",
+        update(lambda: gdt.sgd(lambda count: jnp.full((3,), 0.1)), PARAMS),
+        ValueError,
+        r"`learning_rate` must be a scalar, got an array of shape \(3,\)",
+    ),
+    Bad(
+        "apply_updates_broadcasting_shape",
+        lambda run: run(gdt.apply_updates, {"a": jnp.ones(())}, {"a": jnp.ones(3)}),
+        ValueError,
+        r"apply_updates: updates do not match params at \['a'\]: expected shape \(\), got \(3,\)",
+    ),
     # -- eps of 0 (where it guards a division), negative or NaN.
     factory("adam_eps_0", lambda: gdt.adam(0.1, eps=0.0), ValueError, "`eps`"),
     factory("adam_eps_negative", lambda: gdt.adam(0.1, eps=-1e-8), ValueError, "`eps`"),
