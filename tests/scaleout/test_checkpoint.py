@@ -197,7 +197,7 @@ def test_mismatch_message_says_what_differs(tmp_path):
             tmp_path / "adam.npz", gdt.adam(0.1).init({**params, "dense": {"w": jnp.ones((3, 4)), "b": jnp.ones(5)}})
         )
     assert str(info.value) == (
-        "restore_state: the checkpoint does not match the target state: at "
+        f"restore_state: the checkpoint {str(tmp_path / 'adam.npz')!r} does not match the target state: at "
         "[0].mu['dense']['b'] the target has a float32[5] leaf, the checkpoint a "
         "float32[4] leaf. Build the target with the optimizer and params the "
         "checkpoint was saved with."
