@@ -41,7 +41,7 @@ def all_finite(tree: Updates) -> jax.Array:
     return jax.tree.reduce(operator.and_, flags)
 
 
-def apply_if_finite(inner: Any, max_consecutive_errors: int) -> GradientTransformation:
+def apply_if_finite(inner: Any, max_consecutive_errors: int, *, check_outputs: bool = False) -> GradientTransformation:
     r"""Skips the steps whose updates hold a NaN or an Inf.
 
     A skipped step returns zero updates and leaves the inner state exactly as
@@ -64,10 +64,20 @@ def apply_if_finite(inner: Any, max_consecutive_errors: int) -> GradientTransfor
     non-finite steps gets the same ``max_consecutive_errors`` skips. Up to the
     first give-up both behave identically.
 
+    Finite gradients can still overflow inside the optimizer: a gradient of
+    ``1e30`` squares to ``inf`` in float32, Adam's ``nu`` becomes ``inf``, the
+    update of that parameter is 0 from then on, and nothing reports it (optax
+    has the same hole). With ``check_outputs=True`` the inner update is run
+    first and the step is skipped unless its outputs (the updates and the new
+    inner state) are finite too. It is off by default, for optax's behaviour
+    (and because the inner update then runs on every step, even skipped ones).
+
     Args:
       inner: the transformation to protect (usually the whole optimizer).
       max_consecutive_errors: :math:`N >= 0`, how many non-finite steps in a
         row are skipped before one is applied.
+      check_outputs: also skip a step whose updates or new inner state hold a
+        NaN or an Inf (keyword only; not in optax).
 
     Returns:
       A :class:`GradientTransformation` whose state is
@@ -83,6 +93,8 @@ def apply_if_finite(inner: Any, max_consecutive_errors: int) -> GradientTransfor
       (Array([0., 0.], dtype=float32), 1)
     """
     _checks.check_int_at_least("max_consecutive_errors", max_consecutive_errors, 0, where="apply_if_finite")
+    if not isinstance(check_outputs, bool):
+        raise TypeError(f"apply_if_finite: `check_outputs` must be a bool, got {type(check_outputs).__name__}")
     inner = with_extra_args_support(inner)
 
     def init_fn(params):
@@ -96,10 +108,16 @@ def apply_if_finite(inner: Any, max_consecutive_errors: int) -> GradientTransfor
     def update_fn(updates, state, params=None, **extra_args):
         _checks.check_state(state, ApplyIfFiniteState, "apply_if_finite")
         finite = all_finite(updates)
+        if check_outputs:
+            # Run the inner update first: its outputs decide too.
+            candidate = inner.update(updates, state.inner_state, params, **extra_args)
+            finite = jnp.logical_and(finite, all_finite(candidate))
         streak = jnp.where(finite, jnp.zeros([], jnp.int32), _tree.safe_increment(state.notfinite_count))
         apply = jnp.logical_or(finite, streak > max_consecutive_errors)
 
         def do_update(_):
+            if check_outputs:
+                return candidate
             return inner.update(updates, state.inner_state, params, **extra_args)
 
         def skip(_):
