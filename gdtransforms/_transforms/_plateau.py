@@ -15,9 +15,13 @@ __all__ = ["ReduceLROnPlateauState", "reduce_on_plateau"]
 
 _MISSING_VALUE_MSG = (
     "reduce_on_plateau reads the monitored loss: call "
-    "`update(updates, state, params, value=loss)` (got no `value`). Inside a "
-    "chain or inject_hyperparams the keyword reaches it through update's "
-    "extra arguments."
+    "`update(updates, state, params, value=loss)` (got no `value`). Inside "
+    "gdt.chain or inject_hyperparams the keyword reaches it through update's "
+    "extra arguments. If you did pass `value=`, this transformation probably "
+    "sits inside optax.chain (or another optax combinator), which drops the "
+    "extra arguments of every transformation that is not optax's own "
+    "GradientTransformationExtraArgs: build the chain with gdt.chain instead "
+    "(it forwards extra arguments and accepts optax transformations too)."
 )
 
 
