@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gdtransforms._core._tree_checks import (
+    adopt_state,
     check_float_leaves,
     check_params,
     check_same_structure,
@@ -38,6 +39,7 @@ from gdtransforms._core._tree_checks import (
 )
 
 __all__ = [
+    "adopt_state",
     "check_callable",
     "check_choice",
     "check_decay",

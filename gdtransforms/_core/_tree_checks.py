@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = [
+    "adopt_state",
     "check_float_leaves",
     "check_params",
     "check_same_structure",
@@ -112,10 +113,35 @@ def _first_structure_difference(reference: Any, tree: Any) -> str:
         return f"missing the leaf at {ref_paths[len(paths)]}"
     if len(paths) > len(ref_paths):
         return f"unexpected extra leaf at {paths[len(ref_paths)]}"
+    node_difference = _first_node_type_difference(reference, tree, ())
+    if node_difference is not None:
+        return node_difference
     return (
         f"same leaf paths but different containers: expected "
         f"{jax.tree.structure(reference)}, got {jax.tree.structure(tree)}"
     )
+
+
+def _first_node_type_difference(reference: Any, tree: Any, path: tuple[Any, ...]) -> str | None:
+    """The first node whose class differs (two classes of one name print alike), or ``None``."""
+    if type(reference) is not type(tree):
+        ref_cls, cls = type(reference), type(tree)
+        built = "" if _library(cls) == "builtins" else f" (built by {_library(cls)})"
+        return (
+            f"different containers at {path_str(path)}: expected a {qualified_name(ref_cls)} node, "
+            f"got a {qualified_name(cls)}{built}"
+        )
+    if _is_leaf(reference) or _is_leaf(tree):
+        return None
+    keys, children, _ = _children(reference)
+    tree_keys, tree_children, _ = _children(tree)
+    if [str(k) for k in keys] != [str(k) for k in tree_keys]:
+        return None
+    for key, child, tree_child in zip(keys, children, tree_children):
+        found = _first_node_type_difference(child, tree_child, path + (key,))
+        if found is not None:
+            return found
+    return None
 
 
 def _children(node: Any) -> tuple[list[Any], list[Any], Any]:
@@ -228,7 +254,10 @@ def describe_state(state: Any) -> str:
     if got_fields is not None:
         got += f"({', '.join(got_fields)})"
     elif isinstance(state, tuple):
-        got += f" of {len(state)} entries"
+        got += f" of {len(state)} entries ({', '.join(qualified_name(type(x)) for x in state)})"
+        libraries = [_library(type(x)) for x in state if _library(type(x)) != "builtins"]
+        if libraries:
+            return f"{got}, built by {libraries[0]}"
     return f"{got}, built by {_library(cls)}"
 
 
@@ -252,3 +281,15 @@ def check_state(state: Any, expected: type, where: str) -> None:
         f"by {where}.init, got {describe_state(state)}; was the state built by (or restored from) "
         "another optimizer?"
     )
+
+
+def adopt_state(state: Any, expected: type, where: str) -> Any:
+    """:func:`check_state`, then ``state`` as an ``expected`` (optax's state of the same fields, say).
+
+    Code that passes the state through ``lax.cond`` or ``lax.switch`` next to
+    a freshly built ``expected`` needs the same class on both sides.
+    """
+    check_state(state, expected, where)
+    if isinstance(state, expected):
+        return state
+    return expected(**{f: getattr(state, f) for f in expected._fields})

@@ -33,7 +33,6 @@ import numpy as np
 from gdtransforms._core._checks import path_str
 from gdtransforms._scaleout._state_file import (
     PathOrFile,
-    StateFileError,
     checksum,
     describe_file,
     read_npz,
@@ -228,7 +227,7 @@ def _read(file: PathOrFile) -> tuple[list[_Entry], dict[str, np.ndarray], dict[s
     meta, stored = read_npz(file, _META_KEY)
     where = f"restore_state: {describe_file(file)}"
     if meta.get("format") != _FORMAT or not isinstance(meta.get("version"), int) or meta["version"] > _VERSION:
-        raise StateFileError(
+        raise ValueError(
             f"{where}: unsupported state file format {meta.get('format')!r} version {meta.get('version')!r}"
         )
     try:
@@ -246,15 +245,13 @@ def _read(file: PathOrFile) -> tuple[list[_Entry], dict[str, np.ndarray], dict[s
         sums = {str(e["path"]): e.get("crc32") for e in meta["entries"]}
         layouts = dict(meta.get("layouts", {}))
     except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise StateFileError(f"{where}: its record is damaged ({type(e).__name__}: {e})") from e
+        raise ValueError(f"{where}: its record is damaged ({type(e).__name__}: {e})") from e
     arrays = {}
     for entry in entries:
         if entry.kind != "leaf":
             continue
         if entry.path not in stored:
-            raise StateFileError(
-                f"{where} is damaged: the record lists a leaf at {entry.path} but the file has no array"
-            )
+            raise ValueError(f"{where} is damaged: the record lists a leaf at {entry.path} but the file has no array")
         arrays[entry.path] = _check_array(where, entry, stored[entry.path], sums.get(entry.path))
     return entries, arrays, layouts
 
@@ -264,15 +261,15 @@ def _check_array(where: str, entry: _Entry, value: np.ndarray, crc: str | None) 
     try:
         dtype = np.dtype(jnp.dtype(entry.dtype))
     except TypeError as e:
-        raise StateFileError(f"{where}: the leaf at {entry.path} has an unknown dtype {entry.dtype!r}") from e
+        raise ValueError(f"{where}: the leaf at {entry.path} has an unknown dtype {entry.dtype!r}") from e
     expected_stored = _bits_dtype(dtype) or dtype
     if value.dtype != expected_stored or value.shape != entry.shape:
-        raise StateFileError(
+        raise ValueError(
             f"{where}: the array at {entry.path} is stored as {value.dtype.name}{list(value.shape)} but recorded "
             f"as {entry.dtype}{list(entry.shape)}; the file is damaged or was not written by save_state"
         )
     if crc is not None and checksum(value) != crc:
-        raise StateFileError(f"{where}: the array at {entry.path} fails its checksum; the file is damaged")
+        raise ValueError(f"{where}: the array at {entry.path} fails its checksum; the file is damaged")
     return value if value.dtype == dtype else value.view(dtype)
 
 

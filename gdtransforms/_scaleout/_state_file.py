@@ -24,13 +24,9 @@ from typing import IO, Any
 
 import numpy as np
 
-__all__ = ["PathOrFile", "StateFileError", "checksum", "describe_file", "read_npz", "write_atomically"]
+__all__ = ["PathOrFile", "checksum", "describe_file", "read_npz", "write_atomically"]
 
 PathOrFile = str | os.PathLike[str] | IO[bytes]
-
-
-class StateFileError(ValueError):
-    """A state file that cannot be read: damaged, truncated or not a state file."""
 
 
 def describe_file(file: PathOrFile) -> str:
@@ -99,7 +95,7 @@ def read_npz(file: PathOrFile, meta_key: str) -> tuple[dict[str, Any], dict[str,
     """Reads a state file: its JSON record and every array in it.
 
     Raises:
-      StateFileError: (a ``ValueError``) naming the file, when it is not an
+      ValueError: naming the file, when it is not an
         ``.npz`` archive, has no record, or is truncated or damaged.
     """
     where = f"restore_state: {describe_file(file)}"
@@ -109,25 +105,24 @@ def read_npz(file: PathOrFile, meta_key: str) -> tuple[dict[str, Any], dict[str,
     except FileNotFoundError:
         raise
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
-        raise StateFileError(
+        raise ValueError(
             f"{where} is not a gdtransforms state file (not an .npz archive: {e}); write it with save_state"
         ) from e
     if not hasattr(loaded, "files"):  # A plain .npy array.
-        raise StateFileError(
-            f"{where} is not a gdtransforms state file (a single .npy array); write it with save_state"
-        )
+        raise ValueError(f"{where} is not a gdtransforms state file (a single .npy array); write it with save_state")
     try:
         with loaded as npz:
-            if meta_key not in npz.files:
-                raise StateFileError(
-                    f"{where} is not a gdtransforms state file (no {meta_key!r} record); write it with save_state"
-                )
-            meta = json.loads(str(npz[meta_key]))
-            if not isinstance(meta, dict):
-                raise StateFileError(f"{where}: its record is not a JSON object")
-            arrays = {name: npz[name] for name in npz.files if name != meta_key}
-    except StateFileError:
-        raise
-    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, json.JSONDecodeError) as e:
-        raise StateFileError(f"{where} is truncated or damaged ({type(e).__name__}: {e})") from e
+            names = list(npz.files)
+            raw_meta = str(npz[meta_key]) if meta_key in names else None
+            arrays = {name: npz[name] for name in names if name != meta_key}
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
+        raise ValueError(f"{where} is truncated or damaged ({type(e).__name__}: {e})") from e
+    if raw_meta is None:
+        raise ValueError(f"{where} is not a gdtransforms state file (no {meta_key!r} record); write it with save_state")
+    try:
+        meta = json.loads(raw_meta)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{where}: its record is damaged (not JSON: {e})") from e
+    if not isinstance(meta, dict):
+        raise ValueError(f"{where}: its record is damaged (not a JSON object)")
     return meta, arrays

@@ -149,7 +149,7 @@ def reduce_on_plateau(
             raise ValueError(_MISSING_VALUE_MSG)
         if jnp.ndim(value) != 0:
             raise ValueError(f"reduce_on_plateau: `value` must be a scalar loss, got shape {jnp.shape(value)}")
-        _checks.check_state(state, ReduceLROnPlateauState, "reduce_on_plateau")
+        state = _checks.adopt_state(state, ReduceLROnPlateauState, "reduce_on_plateau")
         count = _tree.safe_increment(state.count)
         value = jnp.asarray(value).astype(state.avg_value.dtype)
         avg = (state.count * state.avg_value + value) / count

@@ -12,7 +12,14 @@ from gdtransforms._core import _checks, _tree
 from gdtransforms._core._base import GradientTransformation, Updates, with_extra_args_support
 from gdtransforms._wrappers._conditionality import cond, inner_update_zeros
 
-__all__ = ["ApplyIfFiniteState", "ZeroNansState", "apply_if_finite", "all_finite", "zero_nans"]
+__all__ = [
+    "ApplyIfFiniteState",
+    "ZeroNansState",
+    "adopt_inner_state",
+    "all_finite",
+    "apply_if_finite",
+    "zero_nans",
+]
 
 
 class ApplyIfFiniteState(NamedTuple):
@@ -39,6 +46,36 @@ def all_finite(tree: Updates) -> jax.Array:
     if not flags:
         return jnp.array(True)
     return jax.tree.reduce(operator.and_, flags)
+
+
+def _has_foreign_nodes(tree: Any) -> bool:
+    """Whether ``tree`` has a container built by optax (its state classes share our names)."""
+    found = []
+
+    def visit(x: Any) -> bool:
+        if type(x).__module__.split(".")[0] == "optax":
+            found.append(x)
+        return False
+
+    jax.tree.leaves(tree, is_leaf=visit)
+    return bool(found)
+
+
+def adopt_inner_state(update: Any, inner_state: Any) -> Any:
+    """An optax-built inner state rebuilt with the classes ``update`` returns.
+
+    optax states have our field names and leaves, but other classes; a wrapper
+    that passes the old state through ``lax.cond`` next to a new one needs the
+    same classes on both sides. ``update(inner_state)`` is only traced
+    (``jax.eval_shape``), and only when the state holds optax classes.
+    """
+    if not _has_foreign_nodes(inner_state):
+        return inner_state
+    new_def = jax.tree.structure(jax.eval_shape(update, inner_state))
+    leaves = jax.tree.leaves(inner_state)
+    if new_def.num_leaves != len(leaves):
+        return inner_state
+    return jax.tree.unflatten(new_def, leaves)
 
 
 def apply_if_finite(inner: Any, max_consecutive_errors: int, *, check_outputs: bool = False) -> GradientTransformation:
@@ -106,7 +143,12 @@ def apply_if_finite(inner: Any, max_consecutive_errors: int, *, check_outputs: b
         )
 
     def update_fn(updates, state, params=None, **extra_args):
-        _checks.check_state(state, ApplyIfFiniteState, "apply_if_finite")
+        state = _checks.adopt_state(state, ApplyIfFiniteState, "apply_if_finite")
+        state = state._replace(
+            inner_state=adopt_inner_state(
+                lambda s: inner.update(updates, s, params, **extra_args)[1], state.inner_state
+            )
+        )
         finite = all_finite(updates)
         if check_outputs:
             # Run the inner update first: its outputs decide too.

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 from gdtransforms._core import _checks, _tree
 from gdtransforms._core._base import GradientTransformation, Params, Updates, with_extra_args_support
 from gdtransforms._wrappers._conditionality import bool_scalar, inner_update_zeros, switch
-from gdtransforms._wrappers._finite import all_finite
+from gdtransforms._wrappers._finite import adopt_inner_state, all_finite
 
 __all__ = [
     "MultiSteps",
@@ -208,7 +208,13 @@ class MultiSteps:
         **extra_args: Any,
     ) -> tuple[Updates, MultiStepsState]:
         """Accumulates ``updates``; every k-th call returns the inner update."""
-        _checks.check_state(state, MultiStepsState, "MultiSteps")
+        state = _checks.adopt_state(state, MultiStepsState, "MultiSteps")
+        acc_like = _tree.cast_like(state.acc_grads, updates)
+        state = state._replace(
+            inner_opt_state=adopt_inner_state(
+                lambda s: self._opt.update(acc_like, s, params, **extra_args)[1], state.inner_opt_state
+            )
+        )
         k = self._every_k_schedule(state.gradient_step)
         if not _checks.is_deferred(k) and not callable(k):
             _checks.check_int_at_least("every_k_schedule", k, 1, where="MultiSteps")

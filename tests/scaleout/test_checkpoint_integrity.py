@@ -94,7 +94,7 @@ def test_a_damaged_or_truncated_file_is_a_value_error_naming_it(tmp_path, damage
     path.write_bytes(damage(path.read_bytes()))
     with pytest.raises(ValueError) as info:  # before: EOFError, BadZipFile, KeyError, JSONDecodeError
         gdt.restore_state(path, jax.eval_shape(OPT.init, PARAMS))
-    assert type(info.value).__name__ in ("StateFileError", "ValueError")
+    assert type(info.value) is ValueError
     assert str(path) in str(info.value)
 
 
