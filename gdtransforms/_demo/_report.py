@@ -57,7 +57,11 @@ def write_plots(results: Sequence[Result], out_dir: pathlib.Path, quick: bool) -
     diagnoses = {r.racer.title: r.diagnosis for r in results}
     spe = results[0].steps_per_epoch
     path = out_dir / "loss_curves.png"
-    gdt.toolkit.plot_loss_curves(curves, diagnoses, val_every=spe, steps_per_epoch=spe, save_to=path)
+    fig = gdt.toolkit.plot_loss_curves(curves, diagnoses, val_every=spe, steps_per_epoch=spe)
+    for ax in fig.axes:
+        if ax.get_visible() and ax.has_data():
+            ax.set_ylabel("cross-entropy loss", fontsize=8)
+    fig.savefig(path, dpi=100)
     written.append(path)
 
     bowl = gdt.toolkit.surfaces.elongated_bowl
@@ -76,10 +80,12 @@ def write_plots(results: Sequence[Result], out_dir: pathlib.Path, quick: bool) -
 
     total = spe * len(results[0].val_loss)
     schedules, users = {}, {}
-    for r in results:  # one line per schedule shape, naming who uses it
-        users.setdefault(r.racer.schedule_name, []).append(r.racer.title)
-        schedules.setdefault(r.racer.schedule_name, r.racer.schedule(spe, total))
-    schedules = {f"{k}: {', '.join(users[k])}": v for k, v in schedules.items()}
+    for r in results:  # one line per schedule (shape and peak rate), naming who uses it
+        values = np.asarray(r.racer.schedule(spe, total))
+        key = (r.racer.schedule_name, float(np.max(values)))
+        users.setdefault(key, []).append(r.racer.title)
+        schedules.setdefault(key, values)
+    schedules = {f"{k[0]}: {', '.join(users[k])}": v for k, v in schedules.items()}
     path = out_dir / "schedules.png"
     gdt.toolkit.plot_schedules(schedules, total, steps_per_epoch=spe, save_to=path)
     written.append(path)
