@@ -81,10 +81,11 @@ def write_plots(results: Sequence[Result], out_dir: pathlib.Path, quick: bool) -
     total = spe * len(results[0].val_loss)
     schedules, users = {}, {}
     for r in results:  # one line per schedule (shape and peak rate), naming who uses it
-        values = np.asarray(r.racer.schedule(spe, total))
-        key = (r.racer.schedule_name, float(np.max(values)))
+        schedule = r.racer.schedule(spe, total)
+        peak = float(np.max(np.asarray(jax.vmap(schedule)(jnp.arange(total)))))
+        key = (r.racer.schedule_name, peak)  # same shape, another peak rate: its own line
         users.setdefault(key, []).append(r.racer.title)
-        schedules.setdefault(key, values)
+        schedules.setdefault(key, schedule)
     schedules = {f"{k[0]}: {', '.join(users[k])}": v for k, v in schedules.items()}
     path = out_dir / "schedules.png"
     gdt.toolkit.plot_schedules(schedules, total, steps_per_epoch=spe, save_to=path)
