@@ -4,6 +4,8 @@ Swap ``import optax`` for ``import gdtransforms as gdt`` for everything both
 cover; transformations of the two libraries mix freely in one ``chain``.
 """
 
+from typing import TYPE_CHECKING
+
 # Base types and trivial transformations.
 # -- optax's namespaces -----------------------------------------------------------
 from gdtransforms import (
@@ -184,6 +186,9 @@ from gdtransforms._wrappers._partition import (
 )
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from gdtransforms import toolkit as toolkit
 
 
 def __getattr__(name: str) -> object:

@@ -69,7 +69,7 @@ def _flatten(flat: FlatParams) -> tuple[tuple[Any, ...], FlatLayout]:
 
 
 jax.tree_util.register_pytree_with_keys(
-    FlatParams, _flatten_with_keys, lambda layout, children: FlatParams(layout, children), _flatten
+    FlatParams, _flatten_with_keys, lambda layout, children: FlatParams(layout, tuple(children)), _flatten
 )
 
 

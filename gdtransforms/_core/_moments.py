@@ -107,7 +107,7 @@ def bias_correction(moment: Any, decay: Any, count: jax.typing.ArrayLike) -> Any
       The corrected tree :math:`\hat v_t`.
 
     Example:
-      SPEC.md section 2: with beta = 0.98, 1 - beta^2 = 0.0396.
+      docs/notes.md §2: with beta = 0.98, 1 - beta^2 = 0.0396.
 
       >>> import jax.numpy as jnp
       >>> import gdtransforms as gdt

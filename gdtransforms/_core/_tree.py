@@ -94,11 +94,11 @@ def map_unzip(fn: Callable[..., tuple[Any, ...]], tree: Any, *rest: Any, num_out
     :func:`_leaf_callers`), which keeps tracing of many-leaf trees quick.
     """
     leaves, treedef = jax.tree.flatten(tree)
-    rest_leaves = [treedef.flatten_up_to(r) for r in rest]
+    rest_leaves = [treedef.flatten_up_to(r) for r in rest]  # type: ignore[attr-defined,operator]
     rows = list(zip(leaves, *rest_leaves))
     outputs = [call(*args) for call, args in zip(_leaf_callers(fn, rows), rows)]
     columns = list(zip(*outputs)) if outputs else [()] * num_outputs
-    return tuple(treedef.unflatten(list(column)) for column in columns)
+    return tuple(treedef.unflatten(list(column)) for column in columns)  # type: ignore[attr-defined,operator]
 
 
 def _signature(args: tuple[Any, ...]) -> tuple[Any, ...]:

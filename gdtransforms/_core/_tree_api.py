@@ -267,8 +267,8 @@ def tree_map_params(
       >>> gdt.tree_map_params(opt, lambda x: x.shape, state).ema
       {'w': (2,)}
     """
-    placeholder = _ParamsPlaceholder()
-    init = initable.init if callable(getattr(initable, "init", None)) else initable
+    placeholder = _ParamsPlaceholder()  # type: ignore[union-attr]
+    init: Any = initable.init if callable(getattr(initable, "init", None)) else initable
     template = init(placeholder)
 
     def leaf_or_masked(x: Any) -> bool:

@@ -72,11 +72,11 @@ def check_trees_match(reference: Any, tree: Any, *, reference_name: str, tree_na
     """
     ref_def = jax.tree.structure(reference)
     tree_def = jax.tree.structure(tree)
-    if ref_def != tree_def:
+    if ref_def != tree_def:  # type: ignore[attr-defined,operator]
         raise ValueError(
             f"{where}: {tree_name} do not match {reference_name}: {_first_structure_difference(reference, tree)}"
         )
-    ref_leaves, leaves = ref_def.flatten_up_to(reference), tree_def.flatten_up_to(tree)
+    ref_leaves, leaves = ref_def.flatten_up_to(reference), tree_def.flatten_up_to(tree)  # type: ignore[attr-defined,operator]
     if all(np.shape(a) == np.shape(b) for a, b in zip(ref_leaves, leaves)):
         check_float_leaves(tree, what=tree_name, where=where)
         return
@@ -96,7 +96,7 @@ def check_same_structure(reference: Any, tree: Any, *, reference_name: str, tree
     params), so this is cheaper and looser than :func:`check_trees_match`.
     """
     is_none = lambda x: x is None  # noqa: E731
-    if jax.tree.structure(reference, is_leaf=is_none) == jax.tree.structure(tree, is_leaf=is_none):
+    if jax.tree.structure(reference, is_leaf=is_none) == jax.tree.structure(tree, is_leaf=is_none):  # type: ignore[attr-defined,operator]
         return
     raise ValueError(
         f"{where}: {tree_name} do not match {reference_name}: {_first_structure_difference(reference, tree)}"
@@ -210,7 +210,7 @@ def check_tree_prefix(prefix: Any, tree: Any, *, prefix_name: str, tree_name: st
     """
     treedef = jax.tree.structure(prefix)
     try:
-        treedef.flatten_up_to(tree)
+        treedef.flatten_up_to(tree)  # type: ignore[attr-defined,operator]
         return
     except (ValueError, TypeError):
         pass
@@ -271,7 +271,7 @@ def check_state(state: Any, expected: type, where: str) -> None:
     that built the state (never "expected X, got X"), instead of an
     ``AttributeError`` from deep inside.
     """
-    fields = expected._fields
+    fields = expected._fields  # type: ignore[attr-defined]
     # `_fields`, not hasattr: every tuple has a `count` method.
     got_fields = getattr(type(state), "_fields", None) if isinstance(state, tuple) else None
     if isinstance(state, expected) or (got_fields is not None and set(fields) <= set(got_fields)):
@@ -292,4 +292,4 @@ def adopt_state(state: Any, expected: type, where: str) -> Any:
     check_state(state, expected, where)
     if isinstance(state, expected):
         return state
-    return expected(**{f: getattr(state, f) for f in expected._fields})
+    return expected(**{f: getattr(state, f) for f in expected._fields})  # type: ignore[attr-defined]

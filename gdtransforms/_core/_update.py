@@ -23,7 +23,7 @@ def _check_shapes(params: Params, updates: Updates) -> None:
     under ``jit``.
     """
     flat, treedef = jax.tree_util.tree_flatten_with_path(params, is_leaf=_is_none)
-    u_leaves = treedef.flatten_up_to(updates)
+    u_leaves = treedef.flatten_up_to(updates)  # type: ignore[attr-defined]
     if all(_same_shape(p, u) for (_, p), u in zip(flat, u_leaves)):
         return
     for (path, p), u in zip(flat, u_leaves):
@@ -35,7 +35,7 @@ def _check_shapes(params: Params, updates: Updates) -> None:
 
 
 def _same_shape(p: object, u: object) -> bool:
-    return p is None or u is None or jnp.shape(p) == jnp.shape(u)
+    return p is None or u is None or jnp.shape(p) == jnp.shape(u)  # type: ignore[arg-type]
 
 
 def apply_updates(params: Params, updates: Updates) -> Params:

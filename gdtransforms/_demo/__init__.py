@@ -104,7 +104,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         file=out,
     )
     print(
-        f"batch size advice (SPEC.md 1): {gdt.toolkit.batch_size_advice(len(data[0]))}; "
+        f"batch size advice (docs/notes.md §1): {gdt.toolkit.batch_size_advice(len(data[0]))}; "
         f"this demo uses B = {args.batch_size} to show mini-batch training",
         file=out,
     )
@@ -131,7 +131,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     if {"momentum", "ema-momentum"} <= set(chosen):
         print(
             "   The two momentum forms match: the EMA form with lr 0.3 is heavy-ball with lr "
-            "0.3 * (1 - 0.9) = 0.03 (SPEC.md 3).",
+            "0.3 * (1 - 0.9) = 0.03 (docs/notes.md §3).",
             file=out,
         )
 

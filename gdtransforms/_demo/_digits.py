@@ -114,7 +114,7 @@ def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
 
 @jax.jit
 def cost(params, x, y, l2: float = 0.0) -> jax.Array:
-    """SPEC.md section 1: J = mean L + lambda / (2B) * sum_l ||W[l]||_F^2."""
+    """docs/notes.md §1: J = mean L + lambda / (2B) * sum_l ||W[l]||_F^2."""
     penalty = sum(jnp.sum(layer["w"] ** 2) for layer in params)
     return jnp.mean(cross_entropy(mlp(params, x), y)) + l2 / (2 * x.shape[0]) * penalty
 
@@ -226,7 +226,10 @@ def race_one(
         times.append(time.perf_counter() - t0)
         (tl, ta), (vl, va) = evaluate(carry[0], x_tr, y_tr), evaluate(carry[0], x_val, y_val)
         steps.append(np.asarray(losses))
-        tr_l.append(float(tl)), tr_a.append(float(ta)), va_l.append(float(vl)), va_a.append(float(va))
+        tr_l.append(float(tl))
+        tr_a.append(float(ta))
+        va_l.append(float(vl))
+        va_a.append(float(va))
         bar.update(e + 1, f"val acc {va_a[-1]:6.1%}  loss {va_l[-1]:.3f}")
     timed = times[1:] or times  # the first epoch includes compilation
     result = Result(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pathlib
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 import jax
 import jax.numpy as jnp
@@ -54,7 +54,7 @@ def write_plots(results: Sequence[Result], out_dir: pathlib.Path, quick: bool) -
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     curves = {r.racer.title: (r.train_steps, r.val_loss) for r in results}
-    diagnoses = {r.racer.title: r.diagnosis for r in results}
+    diagnoses = {r.racer.title: r.diagnosis for r in results if r.diagnosis is not None}
     spe = results[0].steps_per_epoch
     path = out_dir / "loss_curves.png"
     fig = gdt.toolkit.plot_loss_curves(curves, diagnoses, val_every=spe, steps_per_epoch=spe)
@@ -79,7 +79,8 @@ def write_plots(results: Sequence[Result], out_dir: pathlib.Path, quick: bool) -
     written.append(path)
 
     total = spe * len(results[0].val_loss)
-    schedules, users = {}, {}
+    schedules: dict[Any, Any] = {}
+    users: dict[Any, list[str]] = {}
     for r in results:  # one line per schedule (shape and peak rate), naming who uses it
         schedule = r.racer.schedule(spe, total)
         peak = float(np.max(np.asarray(jax.vmap(schedule)(jnp.arange(total)))))

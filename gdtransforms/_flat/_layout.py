@@ -153,7 +153,7 @@ class FlatLayout:
         Dtypes are promoted within a buffer. A buffer whose leaves are all the
         same non-array object (``MaskedNode``, ``None``) becomes that object.
         """
-        buffers = []
+        buffers: list[Any] = []
         for g, members in enumerate(self._members):
             parts = [leaves[i] for i in members]
             first = parts[0]
@@ -238,7 +238,7 @@ class FlatLayout:
         if treedef != self.treedef:
             _checks.check_trees_match(self.abstract(), tree, reference_name="the layout", tree_name=name, where=where)
             raise ValueError(f"{where}: {name} has structure {treedef}, expected {self.treedef}")
-        leaves = treedef.flatten_up_to(tree)
+        leaves = treedef.flatten_up_to(tree)  # type: ignore[attr-defined,operator]
         for slot, leaf in zip(self.slots, leaves):
             if tuple(np.shape(leaf)) != slot.shape:
                 raise ValueError(
@@ -257,7 +257,7 @@ def per_leaf_values(spec: Any, tree: Any, what: str) -> list[Any]:
         raise ValueError(
             f"flat {what}: expected a tree (or prefix) with the params' structure, got {jax.tree.structure(spec)}: {e}"
         ) from None
-    values = jax.tree.structure(tree).flatten_up_to(full)
+    values = jax.tree.structure(tree).flatten_up_to(full)  # type: ignore[attr-defined,operator]
     for v in values:
         if _checks.is_deferred(v):
             raise TypeError(

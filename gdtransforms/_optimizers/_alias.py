@@ -33,7 +33,7 @@ def sgd(
     .. math::
         v \leftarrow \mu v + g, \qquad \theta \leftarrow \theta - \eta v
 
-    the heavy-ball form of SPEC.md section 3 (``momentum=None``: plain
+    the heavy-ball form of docs/notes.md §3 (``momentum=None``: plain
     :math:`\theta \leftarrow \theta - \eta g`). For the EMA form
     :math:`v \leftarrow \beta v + (1 - \beta) g` see :func:`ema_momentum`;
     the two differ only by a rescaled learning rate, :math:`\eta_{ema} = \eta / (1 - \beta)`.
@@ -41,7 +41,7 @@ def sgd(
     Args:
       learning_rate: :math:`\eta`, a number >= 0 or a schedule.
       momentum: :math:`\mu` in [0, 1), or ``None`` for no momentum.
-      nesterov: use Nesterov's accelerated gradient (SPEC.md section 4).
+      nesterov: use Nesterov's accelerated gradient (docs/notes.md §4).
       accumulator_dtype: optional dtype of the momentum buffer.
 
     Returns:
@@ -75,7 +75,7 @@ def ema_momentum(
     debias: bool = False,
     accumulator_dtype: Any | None = None,
 ) -> GradientTransformation:
-    r"""Momentum in the EMA form of Andrew Ng's lectures (SPEC.md section 3).
+    r"""Momentum in the EMA form of Andrew Ng's lectures (docs/notes.md §3).
 
     .. math::
         v \leftarrow \beta v + (1 - \beta) g, \qquad \theta \leftarrow \theta - \alpha v
@@ -113,7 +113,7 @@ def adagrad(
     initial_accumulator_value: ArrayLike = 0.1,
     eps: ArrayLike = 1e-7,
 ) -> GradientTransformation:
-    r"""AdaGrad (SPEC.md section 5).
+    r"""AdaGrad (docs/notes.md §5).
 
     .. math:: h \leftarrow h + g^2, \qquad \theta \leftarrow \theta - \eta\, g / \sqrt{h + \epsilon}
 
@@ -150,7 +150,7 @@ def rmsprop(
     nesterov: bool = False,
     bias_correction: bool = False,
 ) -> GradientTransformation:
-    r"""RMSprop (SPEC.md section 6), optionally centered and with momentum.
+    r"""RMSprop (docs/notes.md §6), optionally centered and with momentum.
 
     .. math::
         S \leftarrow \beta S + (1 - \beta) g^2, \qquad

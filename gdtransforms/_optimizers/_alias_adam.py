@@ -43,7 +43,7 @@ def adam(
     nesterov: bool = False,
     nu_dtype: Any | None = None,
 ) -> GradientTransformation:
-    r"""Adam (SPEC.md section 7).
+    r"""Adam (docs/notes.md §7).
 
     .. math::
         \theta \leftarrow \theta - \alpha \frac{\hat V}{\sqrt{\hat S} + \epsilon}

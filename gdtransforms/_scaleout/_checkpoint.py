@@ -69,7 +69,7 @@ def _walk(tree: Any) -> Iterator[tuple[tuple[Any, ...], tuple[str, ...], Any]]:
 
     def walk(node: Any, path: tuple[Any, ...], nodes: tuple[str, ...]):
         treedef = jax.tree.structure(node)
-        if treedef.num_leaves == 0 or jax.tree_util.treedef_is_leaf(treedef):
+        if treedef.num_leaves == 0 or jax.tree_util.treedef_is_leaf(treedef):  # type: ignore[attr-defined,operator]
             yield path, nodes, node
             return
         # Flatten one level: every child of `node` is a leaf of this call.
@@ -104,7 +104,7 @@ def _walk_nodes(tree: Any) -> Iterator[tuple[tuple[Any, ...], tuple[str, ...], A
     def walk(node: Any, path: tuple[Any, ...], nodes: tuple[str, ...]):
         yield path, nodes, node
         treedef = jax.tree.structure(node)
-        if treedef.num_leaves == 0 or jax.tree_util.treedef_is_leaf(treedef):
+        if treedef.num_leaves == 0 or jax.tree_util.treedef_is_leaf(treedef):  # type: ignore[attr-defined]
             return
         children, _ = jax.tree_util.tree_flatten_with_path(node, is_leaf=lambda x: x is not node)
         for key, child in children:
@@ -121,7 +121,7 @@ def _leaf_info(leaf: Any) -> tuple[str, tuple[int, ...], bool]:
 def _entries(tree: Any) -> list[tuple[_Entry, Any]]:
     out = []
     for path, nodes, node in _walk(tree):
-        if jax.tree.structure(node).num_leaves == 0:
+        if jax.tree.structure(node).num_leaves == 0:  # type: ignore[attr-defined,operator]
             out.append((_Entry(path_str(path), nodes, type(node).__qualname__), node))
         else:
             dtype, shape, weak = _leaf_info(node)
@@ -213,7 +213,7 @@ def save_state(file: PathOrFile, state: Any) -> None:
         "layouts": _layouts(state),
     }
     arrays[_META_KEY] = np.array(json.dumps(meta))
-    write_atomically(file, lambda f: np.savez(f, **arrays))
+    write_atomically(file, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
 
 
 def _read(file: PathOrFile) -> tuple[list[_Entry], dict[str, np.ndarray], dict[str, Any]]:
@@ -343,7 +343,7 @@ def _target_mesh(leaves: list[Any]) -> jax.sharding.Mesh | None:
     for leaf in leaves:
         sharding = _concrete_sharding(leaf)
         if isinstance(sharding, jax.sharding.NamedSharding) and len(sharding.device_set) > 1:
-            return sharding.mesh
+            return sharding.mesh  # type: ignore[return-value]
     return None
 
 

@@ -37,7 +37,7 @@ def _param_shardings(
     else:
         treedef = jax.tree.structure(params)
         try:
-            shardings = treedef.flatten_up_to(param_shardings)
+            shardings = treedef.flatten_up_to(param_shardings)  # type: ignore[attr-defined,operator]
         except (ValueError, TypeError) as e:
             raise ValueError(
                 f"state_shardings: `param_shardings` must have the tree structure of `params` ({treedef}): {e}"

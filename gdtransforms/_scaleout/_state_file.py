@@ -40,7 +40,7 @@ def describe_file(file: PathOrFile) -> str:
 def checksum(array: np.ndarray) -> str:
     """A CRC-32 of an array's bytes (C order), as 8 hex digits."""
     data = np.ascontiguousarray(array)
-    return f"{zlib.crc32(memoryview(data).cast('B')) & 0xFFFFFFFF:08x}"
+    return f"{zlib.crc32(memoryview(data).cast('B')) & 0xFFFFFFFF:08x}"  # type: ignore[arg-type]
 
 
 def _umask() -> int:

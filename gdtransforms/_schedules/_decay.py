@@ -48,7 +48,7 @@ def check_steps(name: str, value: Any, *, allow_zero: bool = False) -> None:
         isinstance(value, bool)
         or not isinstance(value, (numbers.Real, np.ndarray, jax.Array))
         or _checks.is_deferred(value)
-        or np.ndim(value) != 0
+        or np.ndim(value) != 0  # type: ignore[arg-type]
     ):
         raise TypeError(
             f"`{name}` must be a number of steps fixed when the schedule is built "
@@ -217,7 +217,7 @@ def exponential_decay(
         v_t = I \cdot r^{p}, \quad p = \frac{t - B}{T}
         \ (\lfloor p \rfloor \text{ with staircase}), \qquad v_t = I \text{ for } t \le B
 
-    SPEC.md section 8's :math:`\alpha = 0.95^{\text{epoch}} \alpha_0` is
+    docs/notes.md §8's :math:`\alpha = 0.95^{\text{epoch}} \alpha_0` is
     ``exponential_decay(alpha_0, transition_steps=steps_per_epoch,
     decay_rate=0.95, staircase=True)`` (epochs counted from 0); counted from 1
     it is ``epoch_schedule(exponential_decay(alpha_0, 1, 0.95), steps_per_epoch)``.

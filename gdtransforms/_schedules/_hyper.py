@@ -125,7 +125,7 @@ class HyperScalar:
             if isinstance(other, HyperScalar):
                 o_plain, o_live, o_same = other.plain, other.live, other.same
             else:
-                o_plain, o_live, o_same = other, other, None
+                o_plain, o_live, o_same = other, other, None  # type: ignore[assignment]
             a, b = (o_plain, self.plain) if reflected else (self.plain, o_plain)
             plain = None
             if a is not None and b is not None:
@@ -181,8 +181,8 @@ def _unary(op: Callable[[Any], Any]) -> Callable[[HyperScalar], HyperScalar]:
     return method
 
 
-for _name, _op in [("neg", operator.neg), ("pos", operator.pos), ("abs", operator.abs)]:
-    setattr(HyperScalar, f"__{_name}__", _unary(_op))
+for _name, _op in [("neg", operator.neg), ("pos", operator.pos), ("abs", operator.abs)]:  # type: ignore[assignment]
+    setattr(HyperScalar, f"__{_name}__", _unary(_op))  # type: ignore[arg-type]
 
 
 def _compare(op: Callable[[Any, Any], Any]) -> Callable[[HyperScalar, Any], Any]:
@@ -247,11 +247,8 @@ def _refuse(self: HyperScalar, *args: Any) -> Any:
     )
 
 
-HyperScalar.__bool__ = _refuse  # type: ignore[method-assign]
-HyperScalar.__float__ = _refuse  # type: ignore[attr-defined]
-HyperScalar.__int__ = _refuse  # type: ignore[attr-defined]
-HyperScalar.__index__ = _refuse  # type: ignore[attr-defined]
-HyperScalar.__array__ = _refuse  # type: ignore[attr-defined]
+for _name in ("__bool__", "__float__", "__int__", "__index__", "__array__"):
+    setattr(HyperScalar, _name, _refuse)
 
 
 def used_as_array(error: BaseException) -> bool:

@@ -2,8 +2,8 @@
 
 Hyperparameter sweeps with ``vmap``: an optimizer whose hyperparameters are
 arrays trains a batch of configurations in one compiled call (see
-:func:`inject_hyperparams`'s example): a grid or random search without one
-compilation per configuration.
+:func:`inject_hyperparams`'s example); that is the notes' grid or random
+search (docs/notes.md §10) without one compilation per configuration.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ __all__ = [
 class InjectHyperparamsState(NamedTuple):
     """optax's older state for injected hyperparameters, kept for compatibility."""
 
-    count: jax.Array  # int32 scalar
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar
     hyperparams: dict[str, jax.Array]
     inner_state: OptState
 
@@ -57,7 +57,7 @@ class InjectStatefulHyperparamsState(NamedTuple):
       inner_state: the wrapped optimizer's state.
     """
 
-    count: jax.Array  # int32 scalar
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar
     hyperparams: dict[str, jax.Array]
     hyperparams_states: dict[str, Any]
     inner_state: OptState
@@ -66,7 +66,7 @@ class InjectStatefulHyperparamsState(NamedTuple):
 class WrappedScheduleState(NamedTuple):
     """The state of a :class:`WrappedSchedule`: the step count."""
 
-    count: jax.Array  # int32 scalar
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar
 
 
 class WrappedSchedule:
@@ -367,7 +367,7 @@ def inject_hyperparams(
       (``init``/``update``/``__call__``, see :class:`WrappedSchedule`).
 
     Example:
-      Lower the rate by hand while training (a manual decay):
+      Lower the rate by hand while training (docs/notes.md §8's manual decay):
 
       >>> import jax, jax.numpy as jnp
       >>> import gdtransforms as gdt

@@ -3,7 +3,7 @@ r"""Schedules optax lacks: the notes' decays, warm restarts, cyclic rates, epoch
 Like every schedule here, each is a pure function of the step count
 :math:`c = 0, 1, 2, \dots` (the number of updates already applied).
 
-Steps and epochs (SPEC.md section 8). The notes count epochs from 1: during
+Steps and epochs (docs/notes.md §8). The notes count epochs from 1: during
 the first pass over the data ``epoch_num = 1``. With ``S`` steps per epoch,
 step ``c`` lies in epoch ``epoch_num = c // S + 1``, and
 :func:`epoch_schedule` hands exactly that number to a schedule written in
@@ -53,7 +53,7 @@ def inverse_time_decay(
     decay_steps: int,
     staircase: bool = False,
 ) -> Schedule:
-    r"""Inverse-time decay (SPEC.md section 8; Keras' ``InverseTimeDecay``).
+    r"""Inverse-time decay (docs/notes.md §8; Keras' ``InverseTimeDecay``).
 
     .. math::
         v_c = \frac{\alpha_0}{1 + r\, p}, \qquad
@@ -72,7 +72,7 @@ def inverse_time_decay(
       A schedule.
 
     Example:
-      SPEC.md section 8's table, with 100 steps per epoch and epochs from 1:
+      docs/notes.md §8's table, with 100 steps per epoch and epochs from 1:
 
       >>> import gdtransforms as gdt
       >>> s = gdt.epoch_schedule(gdt.inverse_time_decay(0.2, 1.0, decay_steps=1), 100)
@@ -94,7 +94,7 @@ def inverse_sqrt_decay(
     k: jax.typing.ArrayLike = 1.0,
     staircase: bool = False,
 ) -> Schedule:
-    r"""Inverse square-root decay (SPEC.md section 8).
+    r"""Inverse square-root decay (docs/notes.md §8).
 
     .. math::
         v_c = \frac{k\, \alpha_0}{\sqrt{n}}, \qquad
@@ -208,7 +208,7 @@ def cyclic_schedule(
     scale_fn: Callable[[jax.Array], jax.Array] | None = None,
     scale_mode: str = "cycle",
 ) -> Schedule:
-    r"""A cyclic learning rate (torch's ``CyclicLR``; SPEC.md section 8).
+    r"""A cyclic learning rate (torch's ``CyclicLR``; docs/notes.md §8).
 
     .. math::
         v_c = b + (m - b)\, h(x)\, s(\cdot), \quad
@@ -292,7 +292,7 @@ def epoch_schedule(
       A schedule of the step count.
 
     Example:
-      SPEC.md section 8's :math:`\alpha = 0.95^{\text{epoch\_num}} \alpha_0`:
+      docs/notes.md §8's :math:`\alpha = 0.95^{\text{epoch\_num}} \alpha_0`:
 
       >>> import gdtransforms as gdt
       >>> s = gdt.epoch_schedule(lambda e: 0.95**e * 0.1, steps_per_epoch=50)

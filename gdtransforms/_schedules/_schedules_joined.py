@@ -241,6 +241,7 @@ def sgdr_schedule(cosine_kwargs: Iterable[dict[str, jax.typing.ArrayLike]]) -> S
       Loshchilov and Hutter, SGDR, 2017, https://arxiv.org/abs/1608.03983
     """
     boundaries, schedules, step = [], [], 0
+    kwargs: Any
     for i, kwargs in enumerate(cosine_kwargs):
         if "decay_steps" not in kwargs:
             raise ValueError(f"`cosine_kwargs[{i}]` must have a 'decay_steps' entry, got {sorted(kwargs)}")

@@ -23,7 +23,7 @@ class TraceState(NamedTuple):
 class EmaState(NamedTuple):
     """The step count and moving average of :func:`ema`."""
 
-    count: jax.Array  # int32 scalar
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar
     ema: Updates
 
 
@@ -38,10 +38,10 @@ def trace(
         v_t = g_t + \mu\, v_{t-1}, \qquad
         u_t = \begin{cases} g_t + \mu\, v_t & \text{(Nesterov)} \\ v_t \end{cases}
 
-    Followed by ``scale_by_learning_rate(eta)`` this is SPEC.md section 3's
+    Followed by ``scale_by_learning_rate(eta)`` this is docs/notes.md §3's
     heavy-ball form :math:`v \leftarrow \mu v - \eta g,\ W \leftarrow W + v`
     (with :math:`v` rescaled by :math:`-\eta`). The Nesterov branch is the
-    usual reformulation of SPEC.md section 4 that needs only the gradient at
+    usual reformulation of docs/notes.md §4 that needs only the gradient at
     the current point. Compare :func:`ema`, the notes' EMA form.
 
     Args:
@@ -90,7 +90,7 @@ def ema(
         v_t = \beta\, v_{t-1} + (1 - \beta)\, g_t, \qquad
         u_t = \begin{cases} v_t / (1 - \beta^t) & \text{(debias)} \\ v_t \end{cases}
 
-    This is SPEC.md section 2's average; followed by a learning rate it is the
+    This is docs/notes.md §2's average; followed by a learning rate it is the
     EMA form of momentum (section 3), :func:`ema_momentum`. With
     :math:`\beta = 0.98`, :math:`v_2 = 0.0196\,g_1 + 0.02\,g_2` and the
     correction divides by :math:`1 - \beta^2 = 0.0396`.

@@ -23,7 +23,7 @@ __all__ = [
 class ScaleByAdamState(NamedTuple):
     """Adam's step count and first and second moments (also Adamax's)."""
 
-    count: jax.Array  # int32 scalar
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar
     mu: Updates
     nu: Updates
 
@@ -31,7 +31,7 @@ class ScaleByAdamState(NamedTuple):
 class ScaleByAmsgradState(NamedTuple):
     """AMSGrad's moments and the running maximum of the second moment."""
 
-    count: jax.Array  # int32 scalar
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar
     mu: Updates
     nu: Updates
     nu_max: Updates
@@ -67,7 +67,7 @@ def scale_by_adam(
         \hat S_t = \frac{S_t}{1 - \beta_2^t}, \quad
         u_t = \frac{\hat V_t}{\sqrt{\hat S_t + \epsilon_{root}} + \epsilon}
 
-    This is SPEC.md section 7 (the notes' 004 puts :math:`\epsilon` inside the
+    This is docs/notes.md §7 (the notes' 004 puts :math:`\epsilon` inside the
     root: use ``eps=0, eps_root=eps`` for that form). With ``nesterov`` the
     first moment looks one step ahead (NAdam):
     :math:`\hat V_t = \beta_1 V_t / (1 - \beta_1^{t+1}) + (1 - \beta_1) g_t / (1 - \beta_1^t)`.

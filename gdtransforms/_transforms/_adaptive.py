@@ -38,7 +38,7 @@ class ScaleByRmsState(NamedTuple):
 class ScaleByRmsWithCountState(NamedTuple):
     """RMSprop's average with a step count for bias correction."""
 
-    count: jax.Array  # int32 scalar
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar
     nu: Updates
 
 
@@ -52,7 +52,7 @@ class ScaleByRStdDevState(NamedTuple):
 class ScaleByRStdDevWithCountState(NamedTuple):
     """Centered RMSprop's averages with a step count for bias correction."""
 
-    count: jax.Array  # int32 scalar
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar
     mu: Updates
     nu: Updates
 
@@ -71,7 +71,7 @@ def scale_by_rss(
     .. math:: h_t = h_{t-1} + g_t^2, \qquad u_t = \frac{g_t}{\sqrt{h_t + \epsilon}}
 
     (0 where :math:`h_t = 0`). Each parameter's rate only shrinks, which is
-    why learning can stall (SPEC.md section 5) and why RMSprop exists.
+    why learning can stall (docs/notes.md §5) and why RMSprop exists.
 
     Args:
       initial_accumulator_value: :math:`h_0 \ge 0`.
@@ -127,7 +127,7 @@ def scale_by_rms(
         \ \text{or}\ \frac{g_t}{\sqrt{\hat S_t} + \epsilon}
 
     with :math:`\hat S_t = S_t / (1 - \beta^t)` when ``bias_correction``,
-    else :math:`S_t`. SPEC.md section 6 puts :math:`\epsilon = 10^{-8}` inside
+    else :math:`S_t`. docs/notes.md §6 puts :math:`\epsilon = 10^{-8}` inside
     the root (``eps_in_sqrt=True``, the default).
 
     Args:

@@ -45,7 +45,7 @@ def resolve_mask(mask: MaskOrFn, tree: Any) -> Any:
     """
     if is_flat(tree) and not is_flat(mask):
         return tree.layout.per_buffer(mask)
-    return mask(tree) if is_mask_fn(mask) else mask
+    return mask(tree) if is_mask_fn(mask) else mask  # type: ignore[misc]
 
 
 def _callable_hint(mask: Any) -> str:
@@ -176,8 +176,9 @@ def masked_named(
         if not mask_compatible_extra_args:
             return extra_args
         structure = jax.tree.structure(updates)
-        return {
-            k: mask_tree(v, mask_values) if jax.tree.structure(v) == structure else v for k, v in extra_args.items()
+        return {  # type: ignore[operator]
+            k: mask_tree(v, mask_values) if jax.tree.structure(v) == structure else v
+            for k, v in extra_args.items()  # type: ignore[attr-defined,operator]
         }
 
     def init_fn(params):

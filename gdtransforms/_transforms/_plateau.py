@@ -32,7 +32,7 @@ class ReduceLROnPlateauState(NamedTuple):
     best_value: jax.Array  # the best averaged value so far
     plateau_count: jax.Array  # int32: averaged values without improvement
     cooldown_count: jax.Array  # int32: averaged values left in the cooldown
-    count: jax.Array  # int32: values in the current average
+    count: jax.Array  # type: ignore[assignment]  # int32: values in the current average
     avg_value: jax.Array  # the running average of the current window
 
 

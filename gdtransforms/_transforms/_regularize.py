@@ -24,7 +24,7 @@ __all__ = ["WeightDecaySchedule", "add_decayed_weights", "add_l1_penalty"]
 class WeightDecaySchedule(NamedTuple):
     """The step count of a scheduled regularisation strength."""
 
-    count: jax.Array  # int32 scalar
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar
 
 
 def _add_param_term(
@@ -74,7 +74,7 @@ def add_decayed_weights(
 
     .. math:: u \leftarrow u + \lambda\, \theta
 
-    Weights shrink but none reach zero (SPEC.md section 9). Placed after an
+    Weights shrink but none reach zero (docs/notes.md §9). Placed after an
     adaptive scaling (as in :func:`adamw`) it is decoupled weight decay.
 
     Args:
@@ -97,7 +97,7 @@ def add_l1_penalty(
     .. math:: u \leftarrow u + \lambda\, \operatorname{sign}(\theta)
 
     L1 pushes weights to exactly zero one by one, giving a sparse network
-    (SPEC.md section 9). Optax has no such transformation.
+    (docs/notes.md §9). Optax has no such transformation.
 
     Args:
       l1_strength: :math:`\lambda \ge 0`, a number or a schedule.

@@ -22,7 +22,7 @@ __all__ = ["ScaleByScheduleState", "scale", "scale_by_learning_rate", "scale_by_
 class ScaleByScheduleState(NamedTuple):
     """The step count of :func:`scale_by_schedule`."""
 
-    count: jax.Array  # int32 scalar
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar
 
 
 def scale(step_size: jax.typing.ArrayLike) -> GradientTransformation:

@@ -17,7 +17,7 @@ __all__ = ["ScaleByLionState", "scale_by_lion", "scale_by_trust_ratio"]
 class ScaleByLionState(NamedTuple):
     """Lion's step count and momentum."""
 
-    count: jax.Array  # int32 scalar
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar
     mu: Updates
 
 

@@ -1,6 +1,6 @@
 """Weight averaging: an EMA of the parameters, and Polyak/SWA uniform averaging.
 
-SPEC.md section 2 applied to the weights: :func:`ema_params` keeps
+docs/notes.md §2 applied to the weights: :func:`ema_params` keeps
 ``v_t = b v_{t-1} + (1 - b) theta_t`` with bias correction, and
 :func:`polyak_params` keeps the plain mean of the iterates. Both sit last in a
 chain (they see the final updates, so ``params + updates`` are the new
@@ -43,7 +43,7 @@ class EmaParamsState(NamedTuple):
         also for a scheduled decay), 1 without.
     """
 
-    count: jax.Array
+    count: jax.Array  # type: ignore[assignment]
     ema: Any
     weight: jax.Array
 
@@ -58,7 +58,7 @@ class PolyakParamsState(NamedTuple):
         averaged, the current params.
     """
 
-    count: jax.Array
+    count: jax.Array  # type: ignore[assignment]
     n_averaged: jax.Array
     mean: Any
 
@@ -113,7 +113,7 @@ def ema_params(decay: Any, debias: bool = True, accumulator_dtype: Any = None) -
       :class:`EmaParamsState`; read the average with :func:`averaged_params`.
 
     Example:
-      SPEC.md section 2, beta = 0.98: after one update the average is
+      docs/notes.md §2, beta = 0.98: after one update the average is
       (0.0196 theta_0 + 0.02 theta_1) / 0.0396.
 
       >>> import jax.numpy as jnp

@@ -73,7 +73,7 @@ def adopt_inner_state(update: Any, inner_state: Any) -> Any:
         return inner_state
     new_def = jax.tree.structure(jax.eval_shape(update, inner_state))
     leaves = jax.tree.leaves(inner_state)
-    if new_def.num_leaves != len(leaves):
+    if new_def.num_leaves != len(leaves):  # type: ignore[attr-defined]
         return inner_state
     return jax.tree.unflatten(new_def, leaves)
 

@@ -7,6 +7,7 @@ clipping, optax #326) is stored in the state under its name and read with
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -99,6 +100,11 @@ def snapshot(measure_name: str, measure: Callable[[Updates], PyTree]) -> Gradien
     return GradientTransformation(init_fn, update_fn)
 
 
+def _measure_updates(measure: Callable[[Any], Any], updates: Any, params: Any) -> Any:
+    del params
+    return measure(updates)
+
+
 def monitor(
     measures: Mapping[str, GradientTransformation | Callable[[Updates], PyTree]],
 ) -> GradientTransformation:
@@ -135,7 +141,7 @@ def monitor(
     for name, measure in measures.items():
         _check_name(name, "monitor")
         if callable(measure):
-            txs[name] = stateless(lambda u, _, m=measure: m(u))
+            txs[name] = stateless(functools.partial(_measure_updates, measure))
         else:
             txs[name] = with_extra_args_support(measure)
     names = tuple(txs)

@@ -1,4 +1,4 @@
-"""The training checklist of the notes (SPEC.md section 10, steps 3 and 4).
+"""The training checklist of the notes (docs/notes.md §10, steps 3 and 4).
 
 Before tuning anything: the initial loss of an n-class classifier must be
 about log(n) with regularization off, and must go up when regularization is
@@ -147,7 +147,7 @@ def check_regularization(loss_without: Any, loss_with: Any, *, strength: float |
     r"""Checks that switching regularization on raises the loss.
 
     For example with L2 of strength :math:`\lambda` on a mini-batch of ``B``
-    examples (SPEC.md section 1) the cost gains
+    examples (docs/notes.md §1) the cost gains
     :math:`\frac{\lambda}{2B}\sum_l \|W^{[l]}\|_F^2 > 0`.
 
     Args:

@@ -1,4 +1,4 @@
-"""Mini-batches: one pass over all of them is one epoch (SPEC.md section 1).
+"""Mini-batches: one pass over all of them is one epoch (docs/notes.md §1).
 
 A training set ``(X, Y, ...)`` of ``m`` examples is split into mini-batches of
 ``B`` examples, reshuffled every epoch. ``B = m`` is batch gradient descent,
@@ -146,7 +146,7 @@ def minibatches(
             order = np.asarray(jax.random.permutation(jax.random.fold_in(key, epoch), m))
         for start in range(0, stop, batch_size):
             idx = order[start : start + batch_size]
-            yield treedef.unflatten([leaf[idx] for leaf in host])
+            yield treedef.unflatten([leaf[idx] for leaf in host])  # type: ignore[attr-defined,operator]
 
 
 class EpochIndices(NamedTuple):
@@ -278,7 +278,7 @@ def batch_size_advice(
     bytes_per_example: int | None = None,
     memory_bytes: int | None = None,
 ) -> BatchSizeAdvice:
-    """The batch-size rule of thumb of SPEC.md section 1.
+    """The batch-size rule of thumb of docs/notes.md §1.
 
     ``m <= 2000``: batch gradient descent (``B = m``). Otherwise a power of two
     among 64, 128, 256 and 512: the largest whose batch fits in memory when
@@ -298,7 +298,7 @@ def batch_size_advice(
     fits = None
     if (bytes_per_example is None) != (memory_bytes is None):
         raise ValueError("pass both `bytes_per_example` and `memory_bytes`, or neither")
-    if bytes_per_example is not None:
+    if bytes_per_example is not None and memory_bytes is not None:
         if bytes_per_example <= 0 or memory_bytes <= 0:
             raise ValueError(
                 f"`bytes_per_example` and `memory_bytes` must be > 0, got {bytes_per_example} and {memory_bytes}"

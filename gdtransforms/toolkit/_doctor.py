@@ -1,4 +1,4 @@
-"""The loss-curve doctor: names what a training curve says (SPEC.md section 10).
+"""The loss-curve doctor: names what a training curve says (docs/notes.md §10).
 
 :func:`diagnose` reads a training-loss curve (one value per step), optionally
 a validation curve, the epoch length and the curves of identical runs with
@@ -105,7 +105,7 @@ def diagnose(
     *,
     val_every: int | None = None,
 ) -> Diagnosis:
-    """Reads a loss curve the way SPEC.md section 10 does.
+    """Reads a loss curve the way docs/notes.md §10 does.
 
     Args:
       train_loss: the training loss at every step (mini-batch losses are fine;

@@ -1,4 +1,4 @@
-"""Visual logs: paths, schedules, loss curves with findings, EMAs (SPEC.md 2, 10, 12).
+"""Visual logs: paths, schedules, loss curves with findings, EMAs (docs/notes.md §2, 10, 12).
 
 matplotlib is an optional extra (``pip install "gdtransforms[plot]"``),
 imported only when a plot is drawn. Figures are built with
@@ -46,7 +46,7 @@ def _save(fig: Any, save_to: str | os.PathLike[str] | None) -> Any:
 
 
 def ema_curve(values: Any, beta: float, *, debias: bool = False) -> np.ndarray:
-    r"""The exponentially weighted average of a sequence (SPEC.md section 2).
+    r"""The exponentially weighted average of a sequence (docs/notes.md §2).
 
     .. math::
         v_0 = 0, \qquad v_t = \beta v_{t-1} + (1 - \beta)\,\theta_t, \qquad
@@ -101,7 +101,7 @@ def plot_ema(
     *,
     save_to: str | os.PathLike[str] | None = None,
 ) -> Any:
-    """The exponentially weighted averages of SPEC.md section 2, with and without bias correction.
+    """The exponentially weighted averages of docs/notes.md §2, with and without bias correction.
 
     Args:
       values: the daily values; :func:`daily_temperatures` by default.
@@ -163,7 +163,7 @@ def plot_paths(
         lo = max(float(np.percentile(finite, 1)), 1e-3 * float(finite.max()), 1e-6)
         levels = np.geomspace(lo, float(finite.max()), 20)
     else:
-        levels = 20
+        levels = np.asarray(20)
     ax.contour(xs, ys, z, levels=levels, cmap="Greys", linewidths=0.7)
     for name, path in paths.items():
         pts = np.asarray(path.points if isinstance(path, Path) else path, dtype=np.float64)

@@ -1,4 +1,4 @@
-"""The nine readings of a loss curve (SPEC.md section 10), each a function.
+"""The nine readings of a loss curve (docs/notes.md §10), each a function.
 
 Each ``read_*`` function looks at the numbers of ``_curves.py`` and returns
 a :class:`Finding` or ``None``; :func:`gdtransforms.diagnose` calls them. The

@@ -1,4 +1,4 @@
-"""Test surfaces and optimizer paths for visual logs (SPEC.md sections 11, 12).
+"""Test surfaces and optimizer paths for visual logs (docs/notes.md §11, 12).
 
 The notes compare optimizers by drawing their paths on
 :math:`f(x, y) = x^2/20 + y^2` from the same start. Each surface here is a
@@ -101,7 +101,7 @@ def _plateau(p):
 elongated_bowl = Surface(
     "elongated_bowl", "x^2/20 + y^2", _bowl, (-10.0, 10.0), (-5.0, 5.0), (-7.0, 2.0), ((0.0, 0.0),)
 )
-"""The notes' example (SPEC.md section 12): 20 times steeper in y than in x."""
+"""The notes' example (docs/notes.md §12): 20 times steeper in y than in x."""
 
 rosenbrock = Surface(
     "rosenbrock",
@@ -138,7 +138,7 @@ himmelblau = Surface(
 
 saddle = Surface("saddle", "x^2 - y^2", _saddle, (-2.0, 2.0), (-2.0, 2.0), (1.5, 1e-3), ())
 """A saddle point at the origin (unbounded below): the gradient vanishes there,
-yet it is no minimum (SPEC.md section 11)."""
+yet it is no minimum (docs/notes.md §11)."""
 
 plateau = Surface(
     "plateau",
@@ -150,7 +150,7 @@ plateau = Surface(
     ((0.0, 0.0),),
 )
 """A well in a plateau: far from the origin the gradient almost vanishes, so
-plain gradient descent crawls; momentum, RMSprop and Adam cross it (SPEC.md section 11)."""
+plain gradient descent crawls; momentum, RMSprop and Adam cross it (docs/notes.md §11)."""
 
 SURFACES: dict[str, Surface] = {s.name: s for s in (elongated_bowl, rosenbrock, beale, himmelblau, saddle, plateau)}
 

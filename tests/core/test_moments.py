@@ -1,4 +1,4 @@
-"""The public moment helpers (SPEC.md section 2)."""
+"""The public moment helpers (docs/notes.md §2)."""
 
 import jax.numpy as jnp
 import numpy as np

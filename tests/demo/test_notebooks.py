@@ -3,7 +3,7 @@
 Every committed ``notebooks/NN_*.ipynb`` is copied to a temporary folder and run
 there top to bottom in a fresh ``python3`` kernel (the interpreter running the
 tests, see ``notebooks/_build.py``), so the committed outputs never change; a
-cell that raises fails the test. The notebooks assert their own numbers (SPEC.md
+cell that raises fails the test. The notebooks assert their own numbers (docs/notes.md
 check values, equality with optax) inside their cells.
 """
 

@@ -12,7 +12,7 @@ STEPS = 3000
 
 
 def quadratic(w):
-    """SPEC.md section 12: f(x, y) = x^2 / 20 + y^2."""
+    """docs/notes.md §12: f(x, y) = x^2 / 20 + y^2."""
     return w[0] ** 2 / 20.0 + w[1] ** 2
 
 

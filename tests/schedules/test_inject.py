@@ -160,7 +160,7 @@ def test_static_args_and_setting_an_int():
     assert state.hyperparams["step_size"].dtype == jnp.float32
 
 
-# -- Manual decay without recompiling (SPEC.md section 8) -------------------------
+# -- Manual decay without recompiling (docs/notes.md §8) -------------------------
 
 
 def test_manual_decay_compiles_once():

@@ -1,4 +1,4 @@
-"""The schedules optax lacks: hand values, SPEC.md section 8 and torch's formulas."""
+"""The schedules optax lacks: hand values, docs/notes.md §8 and torch's formulas."""
 
 import math
 
@@ -15,7 +15,7 @@ def _values(schedule, steps):
     return np.asarray(jax.jit(jax.vmap(schedule))(jnp.arange(steps, dtype=jnp.int32)))
 
 
-# -- SPEC.md section 8: alpha = alpha_0 / (1 + decay_rate * epoch_num), epochs from 1.
+# -- docs/notes.md §8: alpha = alpha_0 / (1 + decay_rate * epoch_num), epochs from 1.
 
 S = 7  # steps per epoch
 

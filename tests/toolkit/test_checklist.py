@@ -1,4 +1,4 @@
-"""The training checklist (SPEC.md section 10, steps 3 and 4)."""
+"""The training checklist (docs/notes.md §10, steps 3 and 4)."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Mini-batches (SPEC.md section 1): the iterator, the jit form, the advice."""
+"""Mini-batches (docs/notes.md §1): the iterator, the jit form, the advice."""
 
 import jax
 import jax.numpy as jnp

@@ -1,4 +1,4 @@
-"""The doctor on real training runs with planted faults (SPEC.md section 10).
+"""The doctor on real training runs with planted faults (docs/notes.md §10).
 
 Each run trains an MLP on scikit-learn's digits with gdtransforms' optimizers;
 it differs from the healthy run only by the planted fault, and the doctor must

@@ -1,4 +1,4 @@
-"""Visual logs and the exponentially weighted average (SPEC.md sections 2, 10, 12)."""
+"""Visual logs and the exponentially weighted average (docs/notes.md §2, 10, 12)."""
 
 import sys
 

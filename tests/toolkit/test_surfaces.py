@@ -1,4 +1,4 @@
-"""Test surfaces and optimizer paths (SPEC.md sections 11 and 12)."""
+"""Test surfaces and optimizer paths (docs/notes.md §11 and 12)."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Momentum: hand-derived steps, SPEC.md sections 2-4."""
+"""Momentum: hand-derived steps, docs/notes.md §2-4."""
 
 import jax
 import jax.numpy as jnp
@@ -49,7 +49,7 @@ def test_ema_spec_section_2_check_values():
 
 @pytest.mark.parametrize("beta, horizon", [(0.9, 10), (0.98, 50), (0.5, 2)])
 def test_ema_weights_decay_as_one_over_e_after_horizon(beta, horizon):
-    """SPEC.md section 2: v averages about 1/(1 - beta) values."""
+    """docs/notes.md §2: v averages about 1/(1 - beta) values."""
     impulse = [jnp.array([1.0])] + [jnp.array([0.0])] * horizon
     out, _ = steps(gdt.ema(beta, debias=False), impulse)
     weight = out[-1][0] / out[0][0]  # beta ** horizon
@@ -58,7 +58,7 @@ def test_ema_weights_decay_as_one_over_e_after_horizon(beta, horizon):
 
 
 def test_sgd_momentum_is_the_heavy_ball_form_of_the_notes():
-    """SPEC.md section 3: v = a v - eta dW; W := W + v."""
+    """docs/notes.md §3: v = a v - eta dW; W := W + v."""
     grad = jax.grad(lambda w: jnp.sum(w**2 / 20.0 * jnp.array([1.0, 20.0])))
     eta, a = 0.1, 0.9
     opt = gdt.sgd(eta, momentum=a)
@@ -73,7 +73,7 @@ def test_sgd_momentum_is_the_heavy_ball_form_of_the_notes():
 
 
 def test_ema_momentum_equals_heavy_ball_with_rescaled_learning_rate():
-    """SPEC.md section 3: the two forms differ only by eta = alpha (1 - beta)."""
+    """docs/notes.md §3: the two forms differ only by eta = alpha (1 - beta)."""
     grad = jax.grad(lambda w: jnp.sum(w**2 / 20.0 * jnp.array([1.0, 20.0])))
     ema_opt, ball_opt = gdt.ema_momentum(0.5, beta=0.9), gdt.sgd(0.05, momentum=0.9)
     w1 = w2 = jnp.array([-7.0, 2.0])
@@ -86,7 +86,7 @@ def test_ema_momentum_equals_heavy_ball_with_rescaled_learning_rate():
 
 
 def test_nesterov_tracks_the_look_ahead_form_of_the_notes():
-    """SPEC.md section 4: v = g v + eta grad J(theta - g v); theta -= v.
+    """docs/notes.md §4: v = g v + eta grad J(theta - g v); theta -= v.
 
     ``sgd(nesterov=True)`` needs only the gradient at its own point; its
     params are the notes' look-ahead point theta - gamma v.

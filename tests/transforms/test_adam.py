@@ -1,4 +1,4 @@
-"""The Adam family: hand-derived steps (SPEC.md section 7)."""
+"""The Adam family: hand-derived steps (docs/notes.md §7)."""
 
 import jax.numpy as jnp
 import numpy as np
@@ -17,7 +17,7 @@ def run(tx, grads):
 
 
 def adam_reference(grads, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0):
-    """SPEC.md section 7, written out in float64."""
+    """docs/notes.md §7, written out in float64."""
     v = s = 0.0
     out = []
     for t, g in enumerate(grads, start=1):

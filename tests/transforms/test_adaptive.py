@@ -1,4 +1,4 @@
-"""AdaGrad and RMSprop scalings: hand-derived steps (SPEC.md sections 5, 6)."""
+"""AdaGrad and RMSprop scalings: hand-derived steps (docs/notes.md §5, 6)."""
 
 import jax.numpy as jnp
 import numpy as np
@@ -26,7 +26,7 @@ def test_scale_by_rss_zero_accumulator_gives_zero_not_nan():
 
 
 def test_adagrad_rates_only_shrink():
-    """SPEC.md section 5: per-parameter rates only shrink (learning can stall)."""
+    """docs/notes.md §5: per-parameter rates only shrink (learning can stall)."""
     tx = gdt.scale_by_rss(0.0, 0.0)
     state = tx.init(jnp.zeros(1))
     steps = []

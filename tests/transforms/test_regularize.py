@@ -1,4 +1,4 @@
-"""Weight decay and the L1 penalty (SPEC.md section 9)."""
+"""Weight decay and the L1 penalty (docs/notes.md §9)."""
 
 import jax
 import jax.numpy as jnp
@@ -42,7 +42,7 @@ def test_l1_penalty_adds_sign_of_params():
 
 
 def test_l1_drives_weights_to_zero_while_l2_only_shrinks_them():
-    """SPEC.md section 9: L1 makes a sparse network, L2 shrinks weights."""
+    """docs/notes.md §9: L1 makes a sparse network, L2 shrinks weights."""
     w0 = jnp.array([0.05, -0.03, 0.2])
     zero_grad = jnp.zeros(3)
 

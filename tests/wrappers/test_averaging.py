@@ -11,7 +11,7 @@ import pytest
 import gdtransforms as gdt
 from tests.wrappers_common import assert_trees_close, make_grads, make_params, run
 
-# SPEC.md section 2's London temperatures, as the successive params.
+# docs/notes.md §2's London temperatures, as the successive params.
 TEMPS = [40.0, 49.0, 45.0, 47.0]
 
 
@@ -31,7 +31,7 @@ def test_ema_params_by_hand_with_bias_correction():
     history, state = _ema_history(debias=True)
     b = 0.98
     v0 = (1 - b) * 40.0  # the initial params count as the first value
-    v1 = b * v0 + (1 - b) * 49.0  # = 0.0196 * 40 + 0.02 * 49 (SPEC.md check value)
+    v1 = b * v0 + (1 - b) * 49.0  # = 0.0196 * 40 + 0.02 * 49 (docs/notes.md §2 check value)
     v2 = b * v1 + (1 - b) * 45.0
     v3 = b * v2 + (1 - b) * 47.0
     assert v1 == pytest.approx(0.0196 * 40.0 + 0.02 * 49.0)
