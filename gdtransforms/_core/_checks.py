@@ -1,66 +1,156 @@
-"""Argument and tree validation, with errors that name what is wrong.
+"""Argument and tree validation: the one vocabulary of checks.
 
-Hyperparameters are checked when a factory is called; values that are traced
-(a factory called inside ``jit``/``vmap``, as :func:`inject_hyperparams` does)
-or schedules cannot be inspected and pass through.
+Every factory checks its arguments here, so one kind of mistake reads the same
+everywhere: "`name` must be <what is allowed>, got <what was passed>".
+
+Scalar hyperparameters (rates, decays, eps, weight decay, thresholds) must be
+scalars: a Python number, a NumPy scalar or a 0-d array. Their values are
+checked when a factory is called. A value that is only known when the step runs
+(a tracer: a factory called inside ``jit``/``vmap``, or the hyperparameters
+:func:`inject_hyperparams` hands to the factory it wraps) cannot be inspected,
+but its shape can: a non-scalar tracer is refused too. A schedule (a function
+of the step count) is accepted only where the argument may be one
+(``schedule=True``); its values are checked where it is called, with
+:func:`check_scalar_value`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gdtransforms._core._tree_checks import (
+    adopt_state,
+    check_float_leaves,
+    check_params,
+    check_same_structure,
+    check_state,
+    check_tree_prefix,
+    check_trees_match,
+    check_updates,
+    describe_state,
+    first_prefix_difference,
+    path_str,
+    qualified_name,
+)
+
 __all__ = [
+    "adopt_state",
+    "check_callable",
+    "check_choice",
     "check_decay",
     "check_eps_pair",
     "check_float_dtype",
     "check_float_leaves",
     "check_in_range",
+    "check_int",
     "check_int_at_least",
     "check_non_negative",
+    "check_number",
     "check_params",
     "check_positive",
     "check_rate",
     "check_same_structure",
+    "check_scalar_value",
     "check_state",
     "check_tree_prefix",
     "check_trees_match",
     "check_updates",
+    "describe_state",
     "first_prefix_difference",
     "is_deferred",
     "path_str",
+    "qualified_name",
 ]
-
-
-def path_str(path: tuple[Any, ...]) -> str:
-    """Formats a tree path as ``['a'][0].b``; the root is ``<root>``."""
-    return jax.tree_util.keystr(path) if path else "<root>"
 
 
 def is_deferred(value: Any) -> bool:
     """Whether ``value`` is only known when the step runs, so cannot be checked.
 
     True for tracers and for the hyperparameters :func:`inject_hyperparams`
-    hands to the factory it wraps (their type sets ``_deferred_value``).
+    hands to the factory it wraps (their type sets ``_deferred_value``). The
+    package's one test for a traced value: use it, not ``isinstance(x,
+    jax.core.Tracer)``. Only its shape and dtype are known before the step runs.
     """
-    return isinstance(value, jax.core.Tracer) or getattr(type(value), "_deferred_value", False)
+    return isinstance(value, jax.core.Tracer) or bool(getattr(type(value), "_deferred_value", False))
 
 
-def _concrete(name: str, value: Any) -> np.ndarray | None:
-    """The value as a float64 array, or ``None`` if it cannot be inspected."""
-    if value is None or callable(value) or is_deferred(value):
+def _prefix(where: str) -> str:
+    return f"{where}: " if where else ""
+
+
+def _describe(value: Any) -> str:
+    """``value`` as an error message shows it: its type, and the value when short."""
+    text = repr(value)
+    if len(text) > 80:
+        text = text[:77] + "..."
+    return f"{type(value).__name__}: {text}"
+
+
+def _is_schedule(value: Any) -> bool:
+    return callable(value) and not is_deferred(value) and not isinstance(value, (jax.Array, np.ndarray, np.generic))
+
+
+def _concrete(name: str, value: Any, *, schedule: bool = False, where: str = "") -> np.ndarray | None:
+    """The value as a 0-d float64 array, or ``None`` if it cannot be inspected.
+
+    Raises:
+      TypeError: ``value`` is not a number (a bool, a string, a list, a
+        callable where no schedule is allowed, ...).
+      ValueError: ``value`` (or a tracer's shape) is not a scalar.
+    """
+    what = "a number or a schedule (a function of the step count)" if schedule else "a number"
+    if value is None:
         return None
-    if isinstance(value, (str, bytes)):
-        raise TypeError(f"`{name}` must be a number, an array or a schedule, got {value!r}")
+    if _is_schedule(value):
+        if schedule:
+            return None
+        raise TypeError(f"{_prefix(where)}`{name}` must be {what}, got {_describe(value)}")
+    if is_deferred(value):
+        check_scalar_value(name, value, where=where)
+        return None
+    dtype = getattr(value, "dtype", None)
+    if (
+        isinstance(value, (bool, np.bool_, str, bytes, list, tuple, dict, set))
+        or (dtype is not None and np.dtype(dtype) == np.bool_)
+        or not isinstance(value, (int, float, np.generic, np.ndarray, jax.Array))
+    ):
+        raise TypeError(f"{_prefix(where)}`{name}` must be {what}, got {_describe(value)}")
     try:
-        return np.asarray(value, dtype=np.float64)
+        arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise TypeError(
-            f"`{name}` must be a number, an array or a schedule, got {type(value).__name__}: {value!r}"
-        ) from None
+        raise TypeError(f"{_prefix(where)}`{name}` must be {what}, got {_describe(value)}") from None
+    if arr.ndim != 0:
+        raise ValueError(f"{_prefix(where)}`{name}` must be a scalar, got an array of shape {arr.shape}")
+    return arr
+
+
+def check_scalar_value(name: str, value: Any, *, where: str = "") -> Any:
+    """Raises ``ValueError`` unless ``value`` has shape ``()``; returns it.
+
+    For values known only when the step runs (a schedule's output, a
+    hyperparameter read from the state, a tracer): their shape is known at
+    trace time, so a non-scalar fails when the step is traced.
+    """
+    shape = np.shape(getattr(value, "live", value))
+    if shape != ():
+        raise ValueError(f"{_prefix(where)}`{name}` must be a scalar, got an array of shape {shape}")
+    return value
+
+
+def check_number(name: str, value: Any, *, schedule: bool = False, where: str = "") -> None:
+    """Raises unless ``value`` is a scalar number (or, with ``schedule``, a schedule).
+
+    Raises:
+      TypeError: not a number (bools, strings, lists and, unless
+        ``schedule``, callables are refused).
+      ValueError: an array that is not a scalar.
+    """
+    _concrete(name, value, schedule=schedule, where=where)
 
 
 def check_in_range(
@@ -71,50 +161,80 @@ def check_in_range(
     *,
     low_closed: bool = True,
     high_closed: bool = True,
+    schedule: bool = False,
+    where: str = "",
 ) -> None:
-    """Raises ``ValueError`` unless every element of ``value`` is in range.
+    """Raises unless ``value`` is a scalar number in range.
 
     Args:
       name: the argument's name, used in the message.
-      value: a number, array, schedule or tracer (the last two pass).
+      value: a number, a 0-d array, or a tracer (its value is not inspected).
       low: the lower bound.
       high: the upper bound (may be ``inf``).
       low_closed: whether ``low`` itself is allowed.
       high_closed: whether ``high`` itself is allowed.
+      schedule: whether a schedule (a function of the step count) is allowed
+        in place of a number; its values are not checked here.
+      where: the factory that checks, for the message (optional).
+
+    Raises:
+      TypeError: ``value`` is not a number (see :func:`check_number`).
+      ValueError: ``value`` is not a scalar, is NaN or is out of range.
     """
-    arr = _concrete(name, value)
+    arr = _concrete(name, value, schedule=schedule, where=where)
     if arr is None:
         return
     if np.isnan(arr).any():
-        raise ValueError(f"`{name}` must not be NaN, got {value!r}")
+        raise ValueError(f"{_prefix(where)}`{name}` must not be NaN, got {value!r}")
     above = arr >= low if low_closed else arr > low
     below = arr <= high if high_closed else arr < high
     if not (above & below).all():
         left, right = "[" if low_closed else "(", "]" if high_closed else ")"
-        raise ValueError(f"`{name}` must be in {left}{low}, {high}{right}, got {value!r}")
+        raise ValueError(f"{_prefix(where)}`{name}` must be in {left}{low}, {high}{right}, got {value!r}")
 
 
-def check_rate(name: str, value: Any) -> None:
-    """A rate or strength: a finite number >= 0, or a schedule."""
-    arr = _concrete(name, value)
+def check_rate(name: str, value: Any, *, schedule: bool = True, where: str = "") -> None:
+    """A rate or strength: a finite scalar >= 0, or a schedule."""
+    arr = _concrete(name, value, schedule=schedule, where=where)
     if arr is not None and not np.isfinite(arr).all():
-        raise ValueError(f"`{name}` must be finite, got {value!r}")
-    check_in_range(name, value, 0.0, np.inf)
+        raise ValueError(f"{_prefix(where)}`{name}` must be finite, got {value!r}")
+    check_in_range(name, value, 0.0, np.inf, schedule=schedule, where=where)
 
 
-def check_decay(name: str, value: Any) -> None:
-    """A decay or beta: a number in [0, 1)."""
-    check_in_range(name, value, 0.0, 1.0, high_closed=False)
+def check_decay(name: str, value: Any, *, schedule: bool = False, where: str = "") -> None:
+    """A decay or beta: a scalar in [0, 1) (a schedule only where ``schedule``)."""
+    check_in_range(name, value, 0.0, 1.0, high_closed=False, schedule=schedule, where=where)
 
 
-def check_positive(name: str, value: Any) -> None:
-    """A number > 0, such as an ``eps`` that guards a division."""
-    check_in_range(name, value, 0.0, np.inf, low_closed=False, high_closed=False)
+def check_positive(name: str, value: Any, *, schedule: bool = False, where: str = "") -> None:
+    """A finite scalar > 0, such as an ``eps`` that guards a division."""
+    check_in_range(name, value, 0.0, np.inf, low_closed=False, high_closed=False, schedule=schedule, where=where)
 
 
-def check_non_negative(name: str, value: Any) -> None:
-    """A finite number >= 0."""
-    check_in_range(name, value, 0.0, np.inf, high_closed=False)
+def check_non_negative(name: str, value: Any, *, schedule: bool = False, where: str = "") -> None:
+    """A finite scalar >= 0."""
+    check_in_range(name, value, 0.0, np.inf, high_closed=False, schedule=schedule, where=where)
+
+
+def check_callable(name: str, value: Any, what: str = "a function", *, where: str = "") -> None:
+    """Raises ``TypeError`` unless ``value`` is callable.
+
+    Args:
+      name: the argument's name.
+      value: the argument.
+      what: what it must be, for the message (``"a schedule (a function of
+        the step count)"``).
+      where: the factory that checks, for the message (optional).
+    """
+    if not callable(value):
+        raise TypeError(f"{_prefix(where)}`{name}` must be {what}, got {_describe(value)}")
+
+
+def check_choice(name: str, value: Any, choices: Collection[Any], *, where: str = "") -> None:
+    """Raises ``ValueError`` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        options = ", ".join(repr(c) for c in sorted(choices, key=repr))
+        raise ValueError(f"{_prefix(where)}`{name}` must be one of {options}, got {value!r}")
 
 
 def check_float_dtype(name: str, dtype: Any) -> jnp.dtype | None:
@@ -137,166 +257,29 @@ def check_float_dtype(name: str, dtype: Any) -> jnp.dtype | None:
     return canonical
 
 
-def check_float_leaves(tree: Any, *, what: str, where: str) -> None:
-    """Raises ``TypeError`` naming the first leaf that is not floating point.
+def check_int(name: str, value: Any, minimum: int | None = None, *, where: str = "", traced_ok: bool = True) -> None:
+    """Raises unless ``value`` is an integer (>= ``minimum`` when given).
 
-    Args:
-      tree: params or updates.
-      what: what the tree is (``"params"``, ``"updates"``).
-      where: the transformation that checks, for the message.
-    """
-    leaves = jax.tree.leaves(tree)
-    if all(_is_float(leaf) for leaf in leaves):
-        return
-    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
-        if not _is_float(leaf):
-            dtype = getattr(leaf, "dtype", type(leaf).__name__)
-            raise TypeError(
-                f"{where}: {what} leaf at {path_str(path)} has dtype {dtype}; "
-                "gradient transformations need floating-point leaves "
-                "(cast it, e.g. x.astype(jnp.float32), or mask it out)"
-            )
-
-
-def _is_float(leaf: Any) -> bool:
-    dtype = getattr(leaf, "dtype", None)
-    if dtype is None:
-        return isinstance(leaf, float)
-    return jnp.issubdtype(dtype, jnp.inexact)
-
-
-def check_trees_match(reference: Any, tree: Any, *, reference_name: str, tree_name: str, where: str) -> None:
-    """Raises if ``tree`` differs from ``reference`` in structure or shapes.
-
-    The message names the first differing tree path.
+    Python ints, NumPy integers and integer 0-d arrays pass; bools, floats
+    (even ``2.0``) and anything else do not. A tracer passes when
+    ``traced_ok`` (its value is only known when the step runs).
 
     Raises:
-      ValueError: the structures or a leaf's shape differ.
-      TypeError: a leaf of ``tree`` is not floating point.
+      TypeError: ``value`` is not an integer.
+      ValueError: ``value`` is below ``minimum``.
     """
-    ref_def = jax.tree.structure(reference)
-    tree_def = jax.tree.structure(tree)
-    if ref_def != tree_def:  # type: ignore[attr-defined,operator]
-        raise ValueError(
-            f"{where}: {tree_name} do not match {reference_name}: {_first_structure_difference(reference, tree)}"
-        )
-    ref_leaves, leaves = ref_def.flatten_up_to(reference), tree_def.flatten_up_to(tree)  # type: ignore[attr-defined,operator]
-    if all(np.shape(a) == np.shape(b) for a, b in zip(ref_leaves, leaves)):
-        check_float_leaves(tree, what=tree_name, where=where)
-        return
-    paths = [p for p, _ in jax.tree_util.tree_flatten_with_path(reference)[0]]
-    for path, a, b in zip(paths, ref_leaves, leaves):
-        if np.shape(a) != np.shape(b):
-            raise ValueError(
-                f"{where}: {tree_name} do not match {reference_name} at "
-                f"{path_str(path)}: expected shape {np.shape(a)}, got {np.shape(b)}"
-            )
-
-
-def check_same_structure(reference: Any, tree: Any, *, reference_name: str, tree_name: str, where: str) -> None:
-    """Raises ``ValueError`` naming the first path where the structures differ.
-
-    A ``None`` matches any leaf (optax passes ``None`` updates for frozen
-    params), so this is cheaper and looser than :func:`check_trees_match`.
-    """
-    is_none = lambda x: x is None  # noqa: E731
-    if jax.tree.structure(reference, is_leaf=is_none) == jax.tree.structure(tree, is_leaf=is_none):  # type: ignore[attr-defined,operator]
-        return
-    raise ValueError(
-        f"{where}: {tree_name} do not match {reference_name}: {_first_structure_difference(reference, tree)}"
+    if is_deferred(value):
+        if traced_ok:
+            return
+        raise TypeError(f"{_prefix(where)}`{name}` must be a concrete integer known when the factory is called")
+    bound = "" if minimum is None else f" >= {minimum}"
+    is_int = isinstance(value, (int, np.integer)) or (
+        np.ndim(value) == 0 and jnp.issubdtype(getattr(value, "dtype", np.float64), jnp.integer)
     )
-
-
-def _first_structure_difference(reference: Any, tree: Any) -> str:
-    ref_paths = [path_str(p) for p, _ in jax.tree_util.tree_flatten_with_path(reference)[0]]
-    paths = [path_str(p) for p, _ in jax.tree_util.tree_flatten_with_path(tree)[0]]
-    for expected, got in zip(ref_paths, paths):
-        if expected != got:
-            return f"expected a leaf at {expected}, found one at {got}"
-    if len(ref_paths) > len(paths):
-        return f"missing the leaf at {ref_paths[len(paths)]}"
-    if len(paths) > len(ref_paths):
-        return f"unexpected extra leaf at {paths[len(ref_paths)]}"
-    return (
-        f"same leaf paths but different containers: expected "
-        f"{jax.tree.structure(reference)}, got {jax.tree.structure(tree)}"
-    )
-
-
-def _children(node: Any) -> tuple[list[Any], list[Any], Any]:
-    """One level of a pytree node: child keys, children and the node's def."""
-    keyed, treedef = jax.tree_util.tree_flatten_with_path(node, is_leaf=lambda x: x is not node)
-    return [k[0] for k, _ in keyed], [c for _, c in keyed], treedef
-
-
-def _is_leaf(node: Any) -> bool:
-    return jax.tree_util.treedef_is_leaf(jax.tree.structure(node)) and (jax.tree.leaves(node) == [node])
-
-
-def first_prefix_difference(
-    prefix: Any,
-    tree: Any,
-    path: tuple[Any, ...] = (),
-    *,
-    prefix_name: str = "prefix",
-    tree_name: str = "tree",
-) -> str | None:
-    """Where ``prefix`` stops being a tree prefix of ``tree``, or ``None``.
-
-    Returns:
-      A message naming the first differing path, or ``None`` if every leaf of
-      ``prefix`` sits on a node of ``tree``.
-    """
-    if _is_leaf(prefix):
-        return None
-    keys, children, treedef = _children(prefix)
-    if _is_leaf(tree) or tree is None:
-        what = "None" if tree is None else f"a leaf of shape {np.shape(tree)}"
-        return f"at {path_str(path)} the {prefix_name} has a {type(prefix).__name__} node, the {tree_name} {what}"
-    tree_keys, tree_children, tree_def = _children(tree)
-    names, tree_names = [str(k) for k in keys], [str(k) for k in tree_keys]
-    only_prefix = [k for k in keys if str(k) not in tree_names]
-    only_tree = [k for k in tree_keys if str(k) not in names]
-    if only_prefix or only_tree:
-        parts = []
-        if only_prefix:
-            parts.append(f"{path_str(path + (only_prefix[0],))} is in the {prefix_name} but not in the {tree_name}")
-        if only_tree:
-            parts.append(f"{path_str(path + (only_tree[0],))} is in the {tree_name} but not in the {prefix_name}")
-        return "; ".join(parts)
-    if type(prefix) is not type(tree):
-        return (
-            f"at {path_str(path)} the {prefix_name} has a {type(prefix).__name__} "
-            f"node, the {tree_name} a {type(tree).__name__}"
-        )
-    for key, child, tree_child in zip(keys, children, tree_children):
-        found = first_prefix_difference(child, tree_child, path + (key,), prefix_name=prefix_name, tree_name=tree_name)
-        if found is not None:
-            return found
-    if treedef != tree_def:
-        return f"at {path_str(path)}: expected {treedef}, got {tree_def}"
-    return None
-
-
-def check_tree_prefix(prefix: Any, tree: Any, *, prefix_name: str, tree_name: str, where: str, hint: str = "") -> None:
-    """Raises ``ValueError`` unless ``prefix`` is a tree prefix of ``tree``.
-
-    A mask or label tree may stop above the leaves of the params (one label
-    for a whole subtree), but every node it has must exist in ``tree``.
-
-    Raises:
-      ValueError: naming the first differing path.
-    """
-    treedef = jax.tree.structure(prefix)
-    try:
-        treedef.flatten_up_to(tree)  # type: ignore[attr-defined,operator]
-        return
-    except (ValueError, TypeError):
-        pass
-    where_differs = (
-        first_prefix_difference(prefix, tree, prefix_name=prefix_name, tree_name=tree_name) or "the structures differ"
-    )
-    raise ValueError(f"{where}: {prefix_name} does not match {tree_name}: {where_differs}{hint}")
+    if isinstance(value, (bool, np.bool_)) or not is_int:
+        raise TypeError(f"{_prefix(where)}`{name}` must be an integer{bound}, got {_describe(value)}")
+    if minimum is not None and int(value) < minimum:
+        raise ValueError(f"{_prefix(where)}`{name}` must be an integer{bound}, got {int(value)}")
 
 
 def check_int_at_least(name: str, value: Any, minimum: int, *, where: str = "") -> None:
@@ -306,57 +289,7 @@ def check_int_at_least(name: str, value: Any, minimum: int, *, where: str = "") 
       TypeError: ``value`` is not an integer (bools are rejected).
       ValueError: ``value`` is below ``minimum``.
     """
-    if isinstance(value, jax.core.Tracer):
-        return
-    prefix = f"{where}: " if where else ""
-    is_int = isinstance(value, (int, np.integer)) or (
-        np.ndim(value) == 0 and jnp.issubdtype(getattr(value, "dtype", np.float64), jnp.integer)
-    )
-    if isinstance(value, (bool, np.bool_)) or not is_int:
-        raise TypeError(f"{prefix}`{name}` must be an integer >= {minimum}, got {type(value).__name__}: {value!r}")
-    if int(value) < minimum:
-        raise ValueError(f"{prefix}`{name}` must be >= {minimum}, got {int(value)}")
-
-
-def check_params(params: Any, where: str) -> None:
-    """``init``'s check: every params leaf is floating point."""
-    check_float_leaves(params, what="params", where=f"{where}.init")
-
-
-def check_updates(updates: Any, reference: Any, where: str) -> None:
-    """``update``'s check: updates mirror a state tree built from params."""
-    check_trees_match(
-        reference,
-        updates,
-        reference_name="the params the state was built from",
-        tree_name="updates",
-        where=f"{where}.update",
-    )
-
-
-def check_state(state: Any, expected: type, where: str) -> None:
-    """``update``'s check: ``state`` has the fields of the NamedTuple ``expected``.
-
-    Any NamedTuple with those fields passes (so does optax's state of the same
-    name: the two libraries share field names). Anything else, typically the
-    state of another optimizer restored into this one, raises a ``TypeError``
-    that names both, instead of an ``AttributeError`` from deep inside.
-    """
-    fields = expected._fields
-    # `_fields`, not hasattr: every tuple has a `count` method.
-    got_fields = getattr(type(state), "_fields", None) if isinstance(state, tuple) else None
-    if isinstance(state, expected) or (got_fields is not None and set(fields) <= set(got_fields)):
-        return
-    got = type(state).__name__
-    if got_fields is not None:
-        got += f"({', '.join(got_fields)})"
-    elif isinstance(state, tuple):
-        got += f" of {len(state)} entries"
-    raise TypeError(
-        f"{where}.update: expected state {expected.__name__}({', '.join(fields)}) as built "
-        f"by {where}.init, got {got}; was the state built by (or restored from) "
-        "another optimizer?"
-    )
+    check_int(name, value, minimum, where=where)
 
 
 def check_eps_pair(eps: Any, eps_root: Any) -> None:

@@ -11,6 +11,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gdtransforms._core import _checks
+
 __all__ = [
     "abs_sq",
     "cast",
@@ -115,7 +117,7 @@ def _leaf_callers(fn: Callable[..., Any], rows: list[tuple[Any, ...]]) -> list[C
     compiled program (and every number it computes) is the same. Eager calls
     never compile.
     """
-    if len(rows) < 2 or not any(isinstance(a, jax.core.Tracer) for row in rows for a in row):
+    if len(rows) < 2 or not any(_checks.is_deferred(a) for row in rows for a in row):
         return [fn] * len(rows)
     signatures = [_signature(row) for row in rows]
     counts = collections.Counter(signatures)

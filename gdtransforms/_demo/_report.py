@@ -57,7 +57,11 @@ def write_plots(results: Sequence[Result], out_dir: pathlib.Path, quick: bool) -
     diagnoses = {r.racer.title: r.diagnosis for r in results if r.diagnosis is not None}
     spe = results[0].steps_per_epoch
     path = out_dir / "loss_curves.png"
-    gdt.toolkit.plot_loss_curves(curves, diagnoses, val_every=spe, steps_per_epoch=spe, save_to=path)
+    fig = gdt.toolkit.plot_loss_curves(curves, diagnoses, val_every=spe, steps_per_epoch=spe)
+    for ax in fig.axes:
+        if ax.get_visible() and ax.has_data():
+            ax.set_ylabel("cross-entropy loss", fontsize=8)
+    fig.savefig(path, dpi=100)
     written.append(path)
 
     bowl = gdt.toolkit.surfaces.elongated_bowl
@@ -77,10 +81,13 @@ def write_plots(results: Sequence[Result], out_dir: pathlib.Path, quick: bool) -
     total = spe * len(results[0].val_loss)
     schedules: dict[Any, Any] = {}
     users: dict[Any, list[str]] = {}
-    for r in results:  # one line per schedule shape, naming who uses it
-        users.setdefault(r.racer.schedule_name, []).append(r.racer.title)
-        schedules.setdefault(r.racer.schedule_name, r.racer.schedule(spe, total))
-    schedules = {f"{k}: {', '.join(users[k])}": v for k, v in schedules.items()}
+    for r in results:  # one line per schedule (shape and peak rate), naming who uses it
+        schedule = r.racer.schedule(spe, total)
+        peak = float(np.max(np.asarray(jax.vmap(schedule)(jnp.arange(total)))))
+        key = (r.racer.schedule_name, peak)  # same shape, another peak rate: its own line
+        users.setdefault(key, []).append(r.racer.title)
+        schedules.setdefault(key, schedule)
+    schedules = {f"{k[0]}: {', '.join(users[k])}": v for k, v in schedules.items()}
     path = out_dir / "schedules.png"
     gdt.toolkit.plot_schedules(schedules, total, steps_per_epoch=spe, save_to=path)
     written.append(path)

@@ -12,6 +12,7 @@ from typing import Any
 
 import jax
 
+from gdtransforms._core import _checks
 from gdtransforms._core._base import with_extra_args_support
 from gdtransforms._core._flat_params import is_flat, leaf_views
 from gdtransforms._core._update import apply_updates
@@ -65,8 +66,7 @@ def make_train_step(
       >>> params.unflatten()["w"]
       Array([0.2, 0.2], dtype=float32)
     """
-    if not callable(loss_fn):
-        raise TypeError(f"`loss_fn` must be callable, got {type(loss_fn).__name__}")
+    _checks.check_callable("loss_fn", loss_fn, "a function of (params, *batch)")
     optimizer = with_extra_args_support(optimizer)
 
     def step(params, opt_state, *args, **kwargs):

@@ -259,7 +259,7 @@ def per_leaf_values(spec: Any, tree: Any, what: str) -> list[Any]:
         ) from None
     values = jax.tree.structure(tree).flatten_up_to(full)  # type: ignore[attr-defined,operator]
     for v in values:
-        if isinstance(v, jax.core.Tracer):
+        if _checks.is_deferred(v):
             raise TypeError(
                 f"flat {what}: values must be concrete (Python bools or labels), got a traced "
                 "array; compute them from shapes or paths, not from values"

@@ -335,12 +335,13 @@ def piecewise_interpolate_schedule(
       >>> print(" ".join(f"{float(s(t)):.4f}" for t in (0, 2, 4, 6, 8)))
       1.0000 0.5500 0.1000 0.0505 0.0010
     """
+    _checks.check_choice("interpolate_type", interpolate_type, ("linear", "cosine"))
     if interpolate_type == "linear":
         interpolate_fn = _linear_interpolate
     elif interpolate_type == "cosine":
         interpolate_fn = _cosine_interpolate
     else:
-        raise ValueError(f"`interpolate_type` must be 'linear' or 'cosine', got {interpolate_type!r}")
+        interpolate_fn = _cosine_interpolate
     _check_scales("boundaries_and_scales", boundaries_and_scales)
     if boundaries_and_scales:
         boundaries, scales = zip(*sorted(boundaries_and_scales.items()))

@@ -17,6 +17,9 @@ Derivatives with respect to the hyperparameter always follow the live side.
 
 Anything else (``jnp.sqrt(b1)``, ``float(b1)``, ``if b1 > 0``) raises
 ``TypeError``, and :func:`inject_hyperparams` falls back to plain arrays.
+
+:class:`Hyperparams` is the dict ``state.hyperparams``: it casts what is
+assigned to it to the hyperparameter's dtype.
 """
 
 from __future__ import annotations
@@ -29,7 +32,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["HyperScalar", "materialize"]
+from gdtransforms._core import _checks
+
+__all__ = [
+    "HyperScalar",
+    "HyperScalarUsedAsArray",
+    "Hyperparams",
+    "as_hyperparam",
+    "contains_hyper",
+    "materialize",
+    "used_as_array",
+    "weak",
+]
 
 _PY_NUMBERS = (int, float, complex)
 _ARRAYS = (jax.Array, np.ndarray, np.generic)
@@ -79,12 +93,6 @@ class HyperScalar:
     def __repr__(self) -> str:
         return f"HyperScalar(plain={self.plain!r}, live={self.live!r})"
 
-    def __bool__(self) -> bool:
-        raise TypeError(
-            "an injected hyperparameter is only known when the step runs; the "
-            "factory cannot branch on it (list it in `static_args`)"
-        )
-
     def operand(self, other: Any = None) -> jax.Array:
         """The value as an array, for an operation with ``other``.
 
@@ -108,7 +116,7 @@ class HyperScalar:
             live = self.live
         if plain is None:
             return live
-        if isinstance(self.same, jax.core.Tracer) or isinstance(live, jax.core.Tracer):
+        if _checks.is_deferred(self.same) or _checks.is_deferred(live):
             return _pick(self.same, plain, live)
         return plain if bool(self.same) else live  # eager: choose now, no device work
 
@@ -117,7 +125,7 @@ class HyperScalar:
             if isinstance(other, HyperScalar):
                 o_plain, o_live, o_same = other.plain, other.live, other.same
             else:
-                o_plain, o_live, o_same = other, other, None
+                o_plain, o_live, o_same = other, other, None  # type: ignore[assignment]
             a, b = (o_plain, self.plain) if reflected else (self.plain, o_plain)
             plain = None
             if a is not None and b is not None:
@@ -173,8 +181,8 @@ def _unary(op: Callable[[Any], Any]) -> Callable[[HyperScalar], HyperScalar]:
     return method
 
 
-for _name, _op in [("neg", operator.neg), ("pos", operator.pos), ("abs", operator.abs)]:
-    setattr(HyperScalar, f"__{_name}__", _unary(_op))
+for _name, _op in [("neg", operator.neg), ("pos", operator.pos), ("abs", operator.abs)]:  # type: ignore[assignment]
+    setattr(HyperScalar, f"__{_name}__", _unary(_op))  # type: ignore[arg-type]
 
 
 def _compare(op: Callable[[Any, Any], Any]) -> Callable[[HyperScalar, Any], Any]:
@@ -220,4 +228,109 @@ jax.tree_util.register_pytree_node(
     HyperScalar,
     lambda h: ((h.live, h.same), h.plain),
     lambda plain, children: HyperScalar(plain, *children),
+)
+
+
+class HyperScalarUsedAsArray(TypeError):
+    """A factory used an injected hyperparameter where only an array will do.
+
+    Raised by :class:`HyperScalar` when it is converted (``float(b1)``,
+    ``bool(b1)``, ``np.asarray(b1)``); :func:`inject_hyperparams` then builds
+    the inner optimizer again with plain arrays.
+    """
+
+
+def _refuse(self: HyperScalar, *args: Any) -> Any:
+    raise HyperScalarUsedAsArray(
+        "an injected hyperparameter is only known when the step runs; it cannot be "
+        "converted to a Python or NumPy value (list the argument in `static_args`)"
+    )
+
+
+for _name in ("__bool__", "__float__", "__int__", "__index__", "__array__"):
+    setattr(HyperScalar, _name, _refuse)
+
+
+def used_as_array(error: BaseException) -> bool:
+    """Whether ``error`` says that a :class:`HyperScalar` was used as an array.
+
+    That is the one error :func:`inject_hyperparams` recovers from (by building
+    the inner optimizer with plain arrays): its own :class:`HyperScalarUsedAsArray`,
+    or JAX refusing a ``HyperScalar`` argument (``jnp.sqrt(b1)``). Any other
+    error, such as a shape mismatch, is the factory's and is raised as it is.
+    """
+    if isinstance(error, HyperScalarUsedAsArray):
+        return True
+    return isinstance(error, TypeError) and HyperScalar.__name__ in str(error)
+
+
+def weak(value: jax.Array) -> jax.Array:
+    """``value`` weakly typed, as a Python scalar of its kind would be.
+
+    Inside the step a hyperparameter built from a Python number must promote
+    like one (``bfloat16`` updates stay ``bfloat16``) although the state keeps
+    it strongly typed (so that assigning a new value never retraces).
+    """
+    if getattr(value, "weak_type", True):
+        return value
+    try:
+        from jax._src.lax.lax import _convert_element_type  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - a JAX without it: promote as an array does
+        return value
+    return _convert_element_type(value, weak_type=True)
+
+
+def as_hyperparam(value: Any, dtype: Any) -> Any:
+    """``value`` as a strongly typed array of ``dtype`` (placeholders pass)."""
+    if isinstance(value, jax.ShapeDtypeStruct) or value is None or isinstance(value, HyperScalar):
+        return value
+    if not isinstance(value, (int, float, np.generic, np.ndarray, jax.Array)) or isinstance(value, bool):
+        return value  # not a number: refused, naming it, when the step reads it
+    value = jnp.asarray(value)
+    return value if value.dtype == dtype and not value.weak_type else value.astype(dtype)
+
+
+class Hyperparams(dict):
+    """``state.hyperparams``: a dict whose values keep their dtype.
+
+    ``state.hyperparams["learning_rate"] = 3e-4`` stores a strongly typed
+    array of the hyperparameter's dtype (float32 unless another was asked
+    for), whatever was assigned: a Python float or int, a NumPy scalar or an
+    array of another dtype. So a new value never truncates (an int rate is a
+    float32), never retraces a jitted step (the input type stays the same)
+    and never changes what :func:`save_state` writes. A pytree with the leaf
+    paths of a plain dict (``['learning_rate']``).
+    """
+
+    __slots__ = ()
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        old = self.get(key)
+        dtype = getattr(old, "dtype", None)
+        if dtype is not None and not isinstance(old, jax.ShapeDtypeStruct):
+            value = as_hyperparam(value, dtype)
+        super().__setitem__(key, value)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def __repr__(self) -> str:
+        return f"Hyperparams({dict.__repr__(self)})"
+
+
+def _flatten_with_keys(h: Hyperparams) -> tuple[list[tuple[Any, Any]], tuple[str, ...]]:
+    keys = tuple(sorted(h))
+    return [(jax.tree_util.DictKey(k), dict.__getitem__(h, k)) for k in keys], keys
+
+
+def _unflatten(keys: tuple[str, ...], children: Any) -> Hyperparams:
+    return Hyperparams(zip(keys, children))  # dict.__init__: no cast, any leaf type
+
+
+jax.tree_util.register_pytree_with_keys(
+    Hyperparams,
+    _flatten_with_keys,
+    _unflatten,
+    lambda h: (tuple(dict.__getitem__(h, k) for k in sorted(h)), tuple(sorted(h))),
 )

@@ -129,10 +129,8 @@ def inverse_sqrt_decay(
 
 
 def _check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"`{name}` must be a Python int, got {type(value).__name__}: {value!r}")
-    if value < minimum:
-        raise ValueError(f"`{name}` must be an int >= {minimum}, got {value!r}")
+    # A count fixed when the schedule is built: concrete, never traced.
+    _checks.check_int(name, value, minimum, traced_ok=False)
 
 
 def cosine_warm_restarts_schedule(
@@ -249,15 +247,12 @@ def cyclic_schedule(
     step_size_down = step_size_up if step_size_down is None else step_size_down
     _check_int("step_size_down", step_size_down, 0)
     if scale_fn is None:
-        if mode not in _CYCLIC_MODES:
-            raise ValueError(f"`mode` must be one of {sorted(_CYCLIC_MODES)}, got {mode!r}")
+        _checks.check_choice("mode", mode, _CYCLIC_MODES)
         fn, scale_mode = _CYCLIC_MODES[mode]
         scale = lambda x: fn(x, gamma)  # noqa: E731
     else:
-        if not callable(scale_fn):
-            raise TypeError(f"`scale_fn` must be a function, got {scale_fn!r}")
-        if scale_mode not in ("cycle", "iterations"):
-            raise ValueError(f"`scale_mode` must be 'cycle' or 'iterations', got {scale_mode!r}")
+        _checks.check_callable("scale_fn", scale_fn)
+        _checks.check_choice("scale_mode", scale_mode, ("cycle", "iterations"))
         scale = scale_fn
     up, total = int(step_size_up), int(step_size_up) + int(step_size_down)
 
@@ -304,8 +299,7 @@ def epoch_schedule(
       >>> print([round(float(s(c)), 5) for c in (0, 49, 50)])
       [0.095, 0.095, 0.09025]
     """
-    if not callable(schedule):
-        raise TypeError(f"`schedule` must be a function of the epoch number, got {schedule!r}")
+    _checks.check_callable("schedule", schedule, "a function of the epoch number")
     _check_int("steps_per_epoch", steps_per_epoch, 1)
     _check_int("first_epoch", first_epoch, 0)
 

@@ -275,8 +275,7 @@ def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> 
     """
     schedules, boundaries = list(schedules), list(boundaries)
     for i, fn in enumerate(schedules):
-        if not callable(fn):
-            raise TypeError(f"`schedules[{i}]` must be a schedule (a function of the step count), got {fn!r}")
+        _checks.check_callable(f"schedules[{i}]", fn, "a schedule (a function of the step count)")
     if len(boundaries) != len(schedules) - 1:
         raise ValueError(
             f"`boundaries` must have one entry fewer than `schedules`: got "

@@ -84,7 +84,7 @@ def check_mask(
     if not bool_leaves:
         return
     for path, leaf in jax.tree_util.tree_flatten_with_path(mask_values)[0]:
-        if isinstance(leaf, jax.core.Tracer):
+        if _checks.is_deferred(leaf):
             raise TypeError(
                 f"{where}: {what} leaf at {_checks.path_str(path)} is traced; a mask "
                 "must be static (Python bools), it decides which state exists"
@@ -93,6 +93,25 @@ def check_mask(
             raise TypeError(
                 f"{where}: {what} leaf at {_checks.path_str(path)} must be a bool, got {type(leaf).__name__}: {leaf!r}"
             )
+
+
+def _is_foreign_masked_node(x: Any) -> bool:
+    return type(x).__name__ == "MaskedNode" and not isinstance(x, MaskedNode) and not jax.tree.leaves(x)
+
+
+def adopt_masked_nodes(tree: Any) -> Any:
+    """``tree`` with another library's empty ``MaskedNode`` (optax's) replaced by ours.
+
+    A state built by optax's ``masked`` or ``multi_transform`` holds optax's
+    ``MaskedNode``; its structure is the same as ours but the tree types
+    differ, so without this the inner update would refuse the state with two
+    identical-looking trees.
+    """
+    if not any(_is_foreign_masked_node(x) for x in jax.tree.leaves(tree, is_leaf=_is_foreign_masked_node)):
+        return tree
+    return jax.tree.map(
+        lambda x: MaskedNode() if _is_foreign_masked_node(x) else x, tree, is_leaf=_is_foreign_masked_node
+    )
 
 
 def mask_tree(tree: Any, mask_values: Any) -> Any:
@@ -175,7 +194,7 @@ def masked_named(
         masked_params = None if params is None else mask_tree(params, mask_values)
         new_updates, inner_state = inner.update(
             masked_updates,
-            state.inner_state,
+            adopt_masked_nodes(state.inner_state),
             masked_params,
             **mask_extra_args(extra_args, updates, mask_values),
         )

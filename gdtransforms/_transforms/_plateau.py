@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -15,9 +15,13 @@ __all__ = ["ReduceLROnPlateauState", "reduce_on_plateau"]
 
 _MISSING_VALUE_MSG = (
     "reduce_on_plateau reads the monitored loss: call "
-    "`update(updates, state, params, value=loss)` (got no `value`). Inside a "
-    "chain or inject_hyperparams the keyword reaches it through update's "
-    "extra arguments."
+    "`update(updates, state, params, value=loss)` (got no `value`). Inside "
+    "gdt.chain or inject_hyperparams the keyword reaches it through update's "
+    "extra arguments. If you did pass `value=`, this transformation probably "
+    "sits inside optax.chain (or another optax combinator), which drops the "
+    "extra arguments of every transformation that is not optax's own "
+    "GradientTransformationExtraArgs: build the chain with gdt.chain instead "
+    "(it forwards extra arguments and accepts optax transformations too)."
 )
 
 
@@ -30,15 +34,6 @@ class ReduceLROnPlateauState(NamedTuple):
     cooldown_count: jax.Array  # int32: averaged values left in the cooldown
     count: jax.Array  # type: ignore[assignment]  # int32: values in the current average
     avg_value: jax.Array  # the running average of the current window
-
-
-def _check_count(name: str, value: Any, minimum: int) -> None:
-    if _checks.is_deferred(value):
-        return
-    if isinstance(value, bool) or not np.issubdtype(np.asarray(value).dtype, np.integer):
-        raise TypeError(f"`{name}` must be an int, got {type(value).__name__}: {value!r}")
-    if np.any(np.asarray(value) < minimum):
-        raise ValueError(f"`{name}` must be an int >= {minimum}, got {value!r}")
 
 
 def reduce_on_plateau(
@@ -104,9 +99,9 @@ def reduce_on_plateau(
                 f"`rtol` or `atol` must be > 0 (else any tiny change counts as an "
                 f"improvement), got rtol={rtol!r}, atol={atol!r}"
             )
-    _check_count("patience", patience, 1)
-    _check_count("cooldown", cooldown, 0)
-    _check_count("accumulation_size", accumulation_size, 1)
+    _checks.check_int("patience", patience, 1)
+    _checks.check_int("cooldown", cooldown, 0)
+    _checks.check_int("accumulation_size", accumulation_size, 1)
     _checks.check_non_negative("min_scale", min_scale)
 
     def init_fn(params):
@@ -154,8 +149,7 @@ def reduce_on_plateau(
             raise ValueError(_MISSING_VALUE_MSG)
         if jnp.ndim(value) != 0:
             raise ValueError(f"reduce_on_plateau: `value` must be a scalar loss, got shape {jnp.shape(value)}")
-        if not isinstance(state, ReduceLROnPlateauState):
-            raise TypeError(f"reduce_on_plateau: expected a ReduceLROnPlateauState, got {type(state).__name__}")
+        state = _checks.adopt_state(state, ReduceLROnPlateauState, "reduce_on_plateau")
         count = _tree.safe_increment(state.count)
         value = jnp.asarray(value).astype(state.avg_value.dtype)
         avg = (state.count * state.avg_value + value) / count

@@ -60,10 +60,7 @@ def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
       A :class:`GradientTransformation` whose state is
       :class:`ScaleByScheduleState`.
     """
-    if not callable(step_size_fn):
-        raise TypeError(
-            f"`step_size_fn` must be a schedule (a function of the step count), got {type(step_size_fn).__name__}"
-        )
+    _checks.check_callable("step_size_fn", step_size_fn, "a schedule (a function of the step count)")
 
     def init_fn(params):
         del params
@@ -72,7 +69,7 @@ def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         _checks.check_state(state, ScaleByScheduleState, "scale_by_schedule")
-        step_size = step_size_fn(state.count)
+        step_size = _checks.check_scalar_value("step_size_fn", step_size_fn(state.count), where="scale_by_schedule")
         updates = jax.tree.map(lambda g: jnp.array(step_size, dtype=g.dtype) * g, updates)
         return updates, ScaleByScheduleState(count=_tree.safe_increment(state.count))
 
@@ -101,7 +98,11 @@ def scale_by_learning_rate(
     _checks.check_rate("learning_rate", learning_rate)
     sign = -1 if flip_sign else 1
     if callable(learning_rate):
-        tx = scale_by_schedule(lambda count: sign * learning_rate(count))
+        tx = scale_by_schedule(
+            lambda count: (
+                sign * _checks.check_scalar_value("learning_rate", learning_rate(count), where="scale_by_learning_rate")
+            )
+        )
     else:
         tx = scale(sign * learning_rate)
 

@@ -59,8 +59,7 @@ def scale_by_lion(
         "smooth": lambda x: jnp.tanh(smooth_beta * x),
         "refined": lambda x: jnp.where(jnp.abs(x) < 1.0, x, jnp.sign(x)),
     }
-    if mode not in signs:
-        raise ValueError(f"`mode` must be one of {sorted(signs)}, got {mode!r}")
+    _checks.check_choice("mode", mode, signs)
     sign = signs[mode]
 
     def init_fn(params):

@@ -125,7 +125,7 @@ def ema_params(decay: Any, debias: bool = True, accumulator_dtype: Any = None) -
       >>> print(f"{float(gdt.averaged_params(state)[0]):.4f}")  # (0.0196*40 + 0.02*49) / 0.0396
       44.5455
     """
-    _checks.check_decay("decay", decay)
+    _checks.check_decay("decay", decay, schedule=True)
     accumulator_dtype = _checks.check_float_dtype("accumulator_dtype", accumulator_dtype)
 
     def beta_at(count: jax.Array) -> jax.Array:

@@ -72,7 +72,7 @@ def switch(index: Any, branches: Sequence[Callable[[Any], Any]], operand: Any = 
     Outside ``jit``/``vmap`` the index is a concrete array: calling the branch
     directly avoids compiling a new XLA conditional at every eager step.
     """
-    if isinstance(index, jax.core.Tracer):
+    if _checks.is_deferred(index):
         return jax.lax.switch(index, branches, operand)
     return branches[int(index)](operand)
 
@@ -84,7 +84,7 @@ def cond(
     operand: Any = None,
 ) -> Any:
     """``lax.cond`` that runs only the chosen branch when ``pred`` is concrete."""
-    if isinstance(pred, jax.core.Tracer):
+    if _checks.is_deferred(pred):
         return jax.lax.cond(pred, true_fn, false_fn, operand)
     return true_fn(operand) if bool(pred) else false_fn(operand)
 
@@ -100,8 +100,7 @@ def bool_scalar(value: Any, where: str, name: str) -> jax.Array:
 
 
 def _check_callable(fn: Any, where: str) -> None:
-    if not callable(fn):
-        raise TypeError(f"{where}: `should_transform_fn` must be a function of the step count, got {type(fn).__name__}")
+    _checks.check_callable("should_transform_fn", fn, "a function of the step count", where=where)
 
 
 def _conditional(

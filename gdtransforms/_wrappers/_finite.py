@@ -12,7 +12,14 @@ from gdtransforms._core import _checks, _tree
 from gdtransforms._core._base import GradientTransformation, Updates, with_extra_args_support
 from gdtransforms._wrappers._conditionality import cond, inner_update_zeros
 
-__all__ = ["ApplyIfFiniteState", "ZeroNansState", "apply_if_finite", "all_finite", "zero_nans"]
+__all__ = [
+    "ApplyIfFiniteState",
+    "ZeroNansState",
+    "adopt_inner_state",
+    "all_finite",
+    "apply_if_finite",
+    "zero_nans",
+]
 
 
 class ApplyIfFiniteState(NamedTuple):
@@ -41,7 +48,37 @@ def all_finite(tree: Updates) -> jax.Array:
     return jax.tree.reduce(operator.and_, flags)
 
 
-def apply_if_finite(inner: Any, max_consecutive_errors: int) -> GradientTransformation:
+def _has_foreign_nodes(tree: Any) -> bool:
+    """Whether ``tree`` has a container built by optax (its state classes share our names)."""
+    found = []
+
+    def visit(x: Any) -> bool:
+        if type(x).__module__.split(".")[0] == "optax":
+            found.append(x)
+        return False
+
+    jax.tree.leaves(tree, is_leaf=visit)
+    return bool(found)
+
+
+def adopt_inner_state(update: Any, inner_state: Any) -> Any:
+    """An optax-built inner state rebuilt with the classes ``update`` returns.
+
+    optax states have our field names and leaves, but other classes; a wrapper
+    that passes the old state through ``lax.cond`` next to a new one needs the
+    same classes on both sides. ``update(inner_state)`` is only traced
+    (``jax.eval_shape``), and only when the state holds optax classes.
+    """
+    if not _has_foreign_nodes(inner_state):
+        return inner_state
+    new_def = jax.tree.structure(jax.eval_shape(update, inner_state))
+    leaves = jax.tree.leaves(inner_state)
+    if new_def.num_leaves != len(leaves):  # type: ignore[attr-defined]
+        return inner_state
+    return jax.tree.unflatten(new_def, leaves)
+
+
+def apply_if_finite(inner: Any, max_consecutive_errors: int, *, check_outputs: bool = False) -> GradientTransformation:
     r"""Skips the steps whose updates hold a NaN or an Inf.
 
     A skipped step returns zero updates and leaves the inner state exactly as
@@ -64,10 +101,20 @@ def apply_if_finite(inner: Any, max_consecutive_errors: int) -> GradientTransfor
     non-finite steps gets the same ``max_consecutive_errors`` skips. Up to the
     first give-up both behave identically.
 
+    Finite gradients can still overflow inside the optimizer: a gradient of
+    ``1e30`` squares to ``inf`` in float32, Adam's ``nu`` becomes ``inf``, the
+    update of that parameter is 0 from then on, and nothing reports it (optax
+    has the same hole). With ``check_outputs=True`` the inner update is run
+    first and the step is skipped unless its outputs (the updates and the new
+    inner state) are finite too. It is off by default, for optax's behaviour
+    (and because the inner update then runs on every step, even skipped ones).
+
     Args:
       inner: the transformation to protect (usually the whole optimizer).
       max_consecutive_errors: :math:`N >= 0`, how many non-finite steps in a
         row are skipped before one is applied.
+      check_outputs: also skip a step whose updates or new inner state hold a
+        NaN or an Inf (keyword only; not in optax).
 
     Returns:
       A :class:`GradientTransformation` whose state is
@@ -83,6 +130,8 @@ def apply_if_finite(inner: Any, max_consecutive_errors: int) -> GradientTransfor
       (Array([0., 0.], dtype=float32), 1)
     """
     _checks.check_int_at_least("max_consecutive_errors", max_consecutive_errors, 0, where="apply_if_finite")
+    if not isinstance(check_outputs, bool):
+        raise TypeError(f"apply_if_finite: `check_outputs` must be a bool, got {type(check_outputs).__name__}")
     inner = with_extra_args_support(inner)
 
     def init_fn(params):
@@ -94,12 +143,23 @@ def apply_if_finite(inner: Any, max_consecutive_errors: int) -> GradientTransfor
         )
 
     def update_fn(updates, state, params=None, **extra_args):
-        _checks.check_state(state, ApplyIfFiniteState, "apply_if_finite")
+        state = _checks.adopt_state(state, ApplyIfFiniteState, "apply_if_finite")
+        state = state._replace(
+            inner_state=adopt_inner_state(
+                lambda s: inner.update(updates, s, params, **extra_args)[1], state.inner_state
+            )
+        )
         finite = all_finite(updates)
+        if check_outputs:
+            # Run the inner update first: its outputs decide too.
+            candidate = inner.update(updates, state.inner_state, params, **extra_args)
+            finite = jnp.logical_and(finite, all_finite(candidate))
         streak = jnp.where(finite, jnp.zeros([], jnp.int32), _tree.safe_increment(state.notfinite_count))
         apply = jnp.logical_or(finite, streak > max_consecutive_errors)
 
         def do_update(_):
+            if check_outputs:
+                return candidate
             return inner.update(updates, state.inner_state, params, **extra_args)
 
         def skip(_):

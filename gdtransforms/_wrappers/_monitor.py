@@ -88,8 +88,7 @@ def snapshot(measure_name: str, measure: Callable[[Updates], PyTree]) -> Gradien
       5.0
     """
     _check_name(measure_name, "snapshot")
-    if not callable(measure):
-        raise TypeError(f"snapshot: `measure` must be a function of the updates, got {measure!r}")
+    _checks.check_callable("measure", measure, "a function of the updates", where="snapshot")
 
     def init_fn(params):
         return SnapshotState({measure_name: _zeros_like_shapes(jax.eval_shape(measure, params))})

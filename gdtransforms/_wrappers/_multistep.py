@@ -11,6 +11,7 @@ import jax.numpy as jnp
 from gdtransforms._core import _checks, _tree
 from gdtransforms._core._base import GradientTransformation, Params, Updates, with_extra_args_support
 from gdtransforms._wrappers._conditionality import bool_scalar, inner_update_zeros, switch
+from gdtransforms._wrappers._finite import adopt_inner_state, all_finite
 
 __all__ = [
     "MultiSteps",
@@ -128,6 +129,12 @@ class MultiSteps:
       accumulator_dtype: dtype of ``acc_grads``; by default each leaf's dtype
         promoted to at least float32 (float32 for bfloat16 and float16 params,
         float64 and complex params keep their own).
+      check_outputs: also check the inner update's outputs (keyword only; not
+        in optax; off by default for optax's behaviour): at the k-th
+        mini-step, if the updates or the new inner state hold a NaN or an Inf
+        (finite gradients can overflow inside the optimizer, e.g. ``g**2`` in
+        float32), the cycle is dropped: zero updates, the inner state and
+        ``gradient_step`` unchanged, the accumulator emptied.
 
     Example:
       >>> import jax.numpy as jnp
@@ -147,6 +154,8 @@ class MultiSteps:
         use_grad_mean: bool = True,
         should_skip_update_fn: ShouldSkipUpdateFunction | None = None,
         accumulator_dtype: Any | None = None,
+        *,
+        check_outputs: bool = False,
     ):
         self._opt = with_extra_args_support(opt)
         if callable(every_k_schedule):
@@ -155,13 +164,14 @@ class MultiSteps:
             _checks.check_int_at_least("every_k_schedule", every_k_schedule, 1, where="MultiSteps")
             k = int(every_k_schedule)
             self._every_k_schedule = lambda step: k
-        if should_skip_update_fn is not None and not callable(should_skip_update_fn):
-            raise TypeError(
-                f"MultiSteps: `should_skip_update_fn` must be a function, got {type(should_skip_update_fn).__name__}"
-            )
+        if should_skip_update_fn is not None:
+            _checks.check_callable("should_skip_update_fn", should_skip_update_fn, where="MultiSteps")
         self._use_grad_mean = use_grad_mean
         self._should_skip_update_fn = should_skip_update_fn or _no_skip
         self._accumulator_dtype = _checks.check_float_dtype("accumulator_dtype", accumulator_dtype)
+        if not isinstance(check_outputs, bool):
+            raise TypeError(f"MultiSteps: `check_outputs` must be a bool, got {type(check_outputs).__name__}")
+        self._check_outputs = check_outputs
 
     @property
     def inner_opt(self) -> GradientTransformation:
@@ -198,9 +208,15 @@ class MultiSteps:
         **extra_args: Any,
     ) -> tuple[Updates, MultiStepsState]:
         """Accumulates ``updates``; every k-th call returns the inner update."""
-        _checks.check_state(state, MultiStepsState, "MultiSteps")
+        state = _checks.adopt_state(state, MultiStepsState, "MultiSteps")
+        acc_like = _tree.cast_like(state.acc_grads, updates)
+        state = state._replace(
+            inner_opt_state=adopt_inner_state(
+                lambda s: self._opt.update(acc_like, s, params, **extra_args)[1], state.inner_opt_state
+            )
+        )
         k = self._every_k_schedule(state.gradient_step)
-        if not isinstance(k, jax.core.Tracer) and not callable(k):
+        if not _checks.is_deferred(k) and not callable(k):
             _checks.check_int_at_least("every_k_schedule", k, 1, where="MultiSteps")
         should_skip, skip_state = self._should_skip_update_fn(updates, state.gradient_step, params)
         should_skip = bool_scalar(should_skip, "MultiSteps", "should_skip_update_fn")
@@ -228,13 +244,24 @@ class MultiSteps:
                 inner_state,
                 state.inner_opt_state,
             )
-            return (
+            applied = (
                 new_updates,
                 inner_state,
                 _tree.zeros_like(acc),
                 jnp.zeros([], jnp.int32),
                 _tree.safe_increment(state.gradient_step),
             )
+            if not self._check_outputs:
+                return applied
+            ok = all_finite((new_updates, inner_state))
+            dropped = (
+                zeros(),
+                state.inner_opt_state,
+                _tree.zeros_like(acc),
+                jnp.zeros([], jnp.int32),
+                state.gradient_step,
+            )
+            return jax.tree.map(lambda a, b: jnp.where(ok, a, b), applied, dropped)
 
         branch = jnp.where(should_skip, 0, jnp.where(emit, 2, 1))
         new_updates, inner_state, acc, mini_step, gradient_step = switch(branch, (skip, accumulate, apply))

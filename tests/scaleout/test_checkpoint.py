@@ -97,7 +97,9 @@ def test_round_trip_is_bit_exact_with_dtypes(trained, tmp_path):
     assert restored.acc_grads["layers"][1][0].dtype == jnp.float32
     chain = chain_state(restored)
     injected = chain["adam"].inner_state
-    assert injected.hyperparams["learning_rate"].weak_type
+    # A hyperparameter is kept strongly typed, so that assigning any float never retraces.
+    assert injected.hyperparams["learning_rate"].dtype == jnp.float32
+    assert not injected.hyperparams["learning_rate"].weak_type
     np.testing.assert_allclose(injected.hyperparams["learning_rate"], 5e-3, rtol=1e-6)
     adam_state = injected.inner_state[0]
     assert adam_state.count.dtype == jnp.int32 and int(adam_state.count) == 5
@@ -195,7 +197,7 @@ def test_mismatch_message_says_what_differs(tmp_path):
             tmp_path / "adam.npz", gdt.adam(0.1).init({**params, "dense": {"w": jnp.ones((3, 4)), "b": jnp.ones(5)}})
         )
     assert str(info.value) == (
-        "restore_state: the checkpoint does not match the target state: at "
+        f"restore_state: the checkpoint {str(tmp_path / 'adam.npz')!r} does not match the target state: at "
         "[0].mu['dense']['b'] the target has a float32[5] leaf, the checkpoint a "
         "float32[4] leaf. Build the target with the optimizer and params the "
         "checkpoint was saved with."

@@ -389,3 +389,28 @@ def test_bad_input():
     with pytest.raises(TypeError, match="InjectStatefulHyperparamsState"):
         opt.update(GRADS[0], (), PARAMS)
     assert gdt.InjectHyperparamsState._fields == ("count", "hyperparams", "inner_state")
+
+
+def test_a_real_error_in_the_inner_update_is_raised_once_not_retried():
+    calls = []
+
+    def broken(step_size):
+        def update(u, s, params=None):
+            calls.append(1)
+            return jax.tree.map(lambda x: x @ jnp.ones((7, 7)), u), s  # a shape error
+
+        return gdt.GradientTransformation(lambda p: (), update)
+
+    opt = gdt.inject_hyperparams(broken)(step_size=0.5)
+    with pytest.raises(TypeError, match="dot_general"):
+        opt.update({"w": jnp.ones(3)}, opt.init({"w": jnp.ones(3)}))
+    assert len(calls) == 1  # before: any error re-ran the inner update with plain arrays
+
+
+def test_a_factory_that_needs_an_array_is_rebuilt_with_arrays():
+    def needs_float(step_size):
+        return gdt.scale(jnp.maximum(step_size, 0.0) ** 0.5)  # jnp refuses a HyperScalar
+
+    opt = gdt.inject_hyperparams(needs_float)(step_size=4.0)
+    updates, _ = jax.jit(opt.update)({"w": jnp.ones(2)}, opt.init({"w": jnp.ones(2)}))
+    np.testing.assert_array_equal(updates["w"], [2.0, 2.0])
