@@ -109,7 +109,7 @@ def mlp(params: list[dict[str, jax.Array]], x: jax.Array) -> jax.Array:
 
 def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     """Per-example softmax cross-entropy with integer labels."""
-    return -jnp.take_along_axis(jax.nn.log_softmax(logits), labels[:, None], axis=1)[:, 0]
+    return gdt.losses.softmax_cross_entropy_with_integer_labels(logits, labels)
 
 
 @jax.jit

@@ -80,8 +80,8 @@ def sparsemax_loss(logits: jax.typing.ArrayLike, labels: jax.typing.ArrayLike) -
       Blondel, Martins and Niculae, *Learning with Fenchel-Young Losses*, JMLR 2020,
       section 4.4, https://arxiv.org/abs/1901.02324
     """
-    logits, labels = c.broadcast("sparsemax_loss", ("logits", logits), ("labels", labels))
-    z = jnp.where(labels, -logits, logits)
+    x, y = c.broadcast("sparsemax_loss", ("logits", logits), ("labels", labels))
+    z = jnp.where(y, -x, x)
     return jnp.where(z <= -1.0, 0.0, jnp.where(z >= 1.0, z, (z + 1.0) ** 2 / 4.0))
 
 

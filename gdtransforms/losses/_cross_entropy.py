@@ -44,9 +44,9 @@ def sigmoid_binary_cross_entropy(logits: jax.typing.ArrayLike, labels: jax.typin
     """
     fn = "sigmoid_binary_cross_entropy"
     c.check_float(fn, "logits", logits)
-    logits, labels = c.broadcast(fn, ("logits", logits), ("labels", labels))
-    labels = labels.astype(logits.dtype)
-    return -labels * jax.nn.log_sigmoid(logits) - (1.0 - labels) * jax.nn.log_sigmoid(-logits)
+    x, y = c.broadcast(fn, ("logits", logits), ("labels", labels))
+    y = y.astype(x.dtype)
+    return -y * jax.nn.log_sigmoid(x) - (1.0 - y) * jax.nn.log_sigmoid(-x)
 
 
 def sigmoid_focal_loss(
@@ -81,18 +81,18 @@ def sigmoid_focal_loss(
     """
     fn = "sigmoid_focal_loss"
     c.check_float(fn, "logits", logits)
-    logits, labels = c.broadcast(fn, ("logits", logits), ("labels", labels))
-    labels = labels.astype(logits.dtype)
-    log_p, log_not_p = jax.nn.log_sigmoid(logits), jax.nn.log_sigmoid(-logits)
-    cross_entropy = -labels * log_p - (1.0 - labels) * log_not_p
+    x, y = c.broadcast(fn, ("logits", logits), ("labels", labels))
+    y = y.astype(x.dtype)
+    log_p, log_not_p = jax.nn.log_sigmoid(x), jax.nn.log_sigmoid(-x)
+    cross_entropy = -y * log_p - (1.0 - y) * log_not_p
     # log(1 - p_t) = log((1 - y) e^{log p} + y e^{log(1 - p)}), zero weights dropping their term.
     stacked = jnp.stack([log_p, log_not_p], axis=-1)
-    weights = jnp.stack([1.0 - labels, labels], axis=-1)
+    weights = jnp.stack([1.0 - y, y], axis=-1)
     log_miss = jax.scipy.special.logsumexp(stacked, axis=-1, b=weights)
     loss = cross_entropy * jnp.exp(gamma * log_miss)
     if alpha is None:
         return loss
-    return (alpha * labels + (1.0 - alpha) * (1.0 - labels)) * loss
+    return (alpha * y + (1.0 - alpha) * (1.0 - y)) * loss
 
 
 def safe_softmax_cross_entropy(logits: jax.typing.ArrayLike, labels: jax.typing.ArrayLike) -> jax.Array:

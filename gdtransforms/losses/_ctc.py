@@ -109,6 +109,8 @@ def ctc_loss_with_forward_probs(
 
     phi0 = jnp.full((batch, max_len + 1), log_epsilon, state_dtype).at[:, 0].set(0.0)
     emit0 = jnp.full((batch, max_len), log_epsilon, state_dtype)
+    log_phi: jax.Array
+    log_emit: jax.Array
     _, (log_phi, log_emit) = jax.lax.scan(frame, (phi0, emit0), (label_logp, blank_logp, frame_pad))
     final = enter_blank_state(log_phi[-1], log_emit[-1])
     log_phi = log_phi.at[-1].set(final)

@@ -55,21 +55,19 @@ def ranking_softmax_loss(
     """
     fn = "ranking_softmax_loss"
     c.check_float(fn, "logits", logits)
-    logits, labels, where, weights = c.broadcast(
-        fn, ("logits", logits), ("labels", labels), ("where", where), ("weights", weights)
-    )
-    labels = labels.astype(logits.dtype)
-    if where is not None:
-        labels = jnp.where(where, labels, 0.0)
-        logits = jnp.where(where, logits, -jnp.inf)
-    if weights is not None:
-        labels = labels * weights
-    terms = labels * jax.nn.log_softmax(logits, axis=-1)
-    per_list = -jnp.sum(terms, axis=-1, where=where)
-    valid = None if where is None else jnp.any(where, axis=-1)
+    s, y, mask, w = c.broadcast(fn, ("logits", logits), ("labels", labels), ("where", where), ("weights", weights))
+    y = y.astype(s.dtype)
+    if mask is not None:
+        y = jnp.where(mask, y, 0.0)
+        s = jnp.where(mask, s, -jnp.inf)
+    if w is not None:
+        y = y * w
+    terms = y * jax.nn.log_softmax(s, axis=-1)
+    per_list = -jnp.sum(terms, axis=-1, where=mask)
+    valid = None if mask is None else jnp.any(mask, axis=-1)
     if reduce_fn is None:
         return per_list if valid is None else jnp.where(valid, per_list, 0.0)
-    out = reduce_fn(per_list, where=valid)
+    out = jnp.asarray(reduce_fn(per_list, where=valid))
     if reduce_fn is jnp.mean:
         # The mean over no valid list is 0/0; report 0 unless a loss itself is NaN.
         out = jnp.where(jnp.isnan(out) & ~jnp.any(jnp.isnan(per_list)), 0.0, out)

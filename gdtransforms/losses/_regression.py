@@ -18,8 +18,8 @@ def _errors(fn: str, predictions: jax.typing.ArrayLike, targets: jax.typing.Arra
         return jnp.asarray(predictions)
     if same:
         c.check_same_shape(fn, "predictions", predictions, "targets", targets)
-    predictions, targets = c.broadcast(fn, ("predictions", predictions), ("targets", targets))
-    return predictions - targets
+    x, y = c.broadcast(fn, ("predictions", predictions), ("targets", targets))
+    return x - y
 
 
 def squared_error(predictions: jax.typing.ArrayLike, targets: jax.typing.ArrayLike | None = None) -> jax.Array:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -99,11 +101,10 @@ def dice_loss(
     else:
         _check_probabilities(fn, predictions)
         probs = predictions
-    if axis is None:
-        axis = tuple(range(1, probs.ndim - 1))
-    overlap = jnp.sum(probs * targets, axis=axis)
-    false_pos = jnp.sum(probs, axis=axis) - overlap
-    false_neg = jnp.sum(targets, axis=axis) - overlap
+    axes: Any = tuple(range(1, probs.ndim - 1)) if axis is None else axis
+    overlap = jnp.sum(probs * targets, axis=axes)
+    false_pos = jnp.sum(probs, axis=axes) - overlap
+    false_neg = jnp.sum(targets, axis=axes) - overlap
     score = (overlap + smooth) / (overlap + alpha * false_pos + beta * false_neg + smooth)
     per_class = 1.0 - score
     if class_weights is not None:

@@ -6,7 +6,6 @@ import jax
 import jax.numpy as jnp
 
 from gdtransforms.losses import _common as c
-from gdtransforms.losses._regression import cosine_similarity
 
 __all__ = ["ntxent", "triplet_margin_loss"]
 
@@ -57,7 +56,10 @@ def ntxent(
         )
     n = embeddings.shape[0]
     eps = jnp.finfo(embeddings.dtype).eps
-    sims = cosine_similarity(embeddings[None, :, :], embeddings[:, None, :], epsilon=eps) / temperature
+    # Cosine similarities of all pairs as one matrix product of unit vectors (norms floored at eps).
+    squared = jnp.sum(embeddings * embeddings, axis=1, keepdims=True)
+    unit = embeddings / jnp.sqrt(jnp.clip(squared, min=eps))
+    sims = jnp.matmul(unit, unit.T, precision=jax.lax.Precision.HIGHEST) / temperature
     same = labels[:, None] == labels[None, :]
     positive = same & ~jnp.eye(n, dtype=bool)
     # Per anchor, log of the total weight of its negatives (-inf if it has none).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 
@@ -41,14 +43,11 @@ def smooth_labels(
     """
     fn = "smooth_labels"
     c.check_float(fn, "labels", labels)
-    labels = jnp.asarray(labels)
+    y = jnp.asarray(labels)
+    num_classes: int | jax.Array
     if where is None:
-        axes = c.normalize_axes(fn, axis, labels.ndim)
-        num_classes = 1
-        for a in axes:
-            num_classes *= labels.shape[a]
+        num_classes = math.prod(y.shape[a] for a in c.normalize_axes(fn, axis, y.ndim))
     else:
-        c.check_broadcasts_to(fn, "where", where, labels.shape, "`labels`")
-        where = jnp.broadcast_to(jnp.asarray(where), labels.shape)
-        num_classes = jnp.sum(where, axis=axis, keepdims=True)
-    return (1.0 - alpha) * labels + alpha / num_classes
+        c.check_broadcasts_to(fn, "where", where, y.shape, "`labels`")
+        num_classes = jnp.sum(jnp.broadcast_to(jnp.asarray(where), y.shape), axis=axis, keepdims=True)
+    return jnp.asarray((1.0 - alpha) * y + alpha / num_classes)

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gdtransforms import GradientTransformation, Params, apply_updates
+from gdtransforms import GradientTransformation, Params, apply_updates, losses
 from gdtransforms.toolkit._data import _check_count, scan_epoch
 from gdtransforms.toolkit._data import num_examples as _count_examples
 
@@ -203,10 +203,9 @@ def check_regularization(loss_without: Any, loss_with: Any, *, strength: float |
 
 
 def _default_loss(logits: jax.Array, labels: jax.Array) -> jax.Array:
-    log_p = jax.nn.log_softmax(logits)
     if labels.ndim == logits.ndim:  # one-hot or soft labels
-        return -jnp.sum(labels * log_p, axis=-1)
-    return -jnp.take_along_axis(log_p, labels[..., None].astype(jnp.int32), axis=-1)[..., 0]
+        return losses.softmax_cross_entropy(logits, labels)
+    return losses.softmax_cross_entropy_with_integer_labels(logits, labels.astype(jnp.int32))
 
 
 def _classes(labels: jax.Array, logits: jax.Array) -> jax.Array:
