@@ -14,7 +14,7 @@ Params: TypeAlias = PyTree
 Updates: TypeAlias = PyTree
 OptState: TypeAlias = PyTree
 Schedule: TypeAlias = Callable[[jax.typing.ArrayLike], jax.typing.ArrayLike]
-ScalarOrSchedule: TypeAlias = float | jax.Array | Schedule
+ScalarOrSchedule: TypeAlias = jax.typing.ArrayLike | Schedule
 MaskOrFn: TypeAlias = PyTree | Callable[[Params], PyTree] | None
 
 NO_PARAMS_MSG = (

@@ -268,7 +268,7 @@ def tree_map_params(
       {'w': (2,)}
     """
     placeholder = _ParamsPlaceholder()  # type: ignore[union-attr]
-    init: Any = initable.init if callable(getattr(initable, "init", None)) else initable
+    init: Any = initable.init if callable(getattr(initable, "init", None)) else initable  # type: ignore[union-attr]
     template = init(placeholder)
 
     def leaf_or_masked(x: Any) -> bool:

@@ -65,7 +65,7 @@ def optimistic_gradient_descent(
     References:
       Mokhtari et al., 2019, https://arxiv.org/abs/1901.08511
     """
-    return chain(scale_by_optimistic_gradient(alpha=alpha, beta=beta), scale_by_learning_rate(learning_rate))
+    return chain(scale_by_optimistic_gradient(alpha=alpha, beta=beta), scale_by_learning_rate(learning_rate))  # type: ignore[arg-type]
 
 
 def optimistic_adam(

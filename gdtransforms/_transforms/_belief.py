@@ -17,7 +17,7 @@ __all__ = ["ScaleByBeliefState", "scale_by_belief"]
 class ScaleByBeliefState(NamedTuple):
     """AdaBelief's step count, first moment and belief (centred second moment)."""
 
-    count: jax.Array  # int32 scalar
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar
     mu: Updates
     nu: Updates
 

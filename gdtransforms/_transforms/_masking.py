@@ -177,7 +177,7 @@ def masked_named(
             return extra_args
         structure = jax.tree.structure(updates)
         return {  # type: ignore[operator]
-            k: mask_tree(v, mask_values) if jax.tree.structure(v) == structure else v
+            k: mask_tree(v, mask_values) if jax.tree.structure(v) == structure else v  # type: ignore[operator]
             for k, v in extra_args.items()  # type: ignore[attr-defined,operator]
         }
 

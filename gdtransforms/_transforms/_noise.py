@@ -18,7 +18,7 @@ __all__ = ["AddNoiseState", "add_noise"]
 class AddNoiseState(NamedTuple):
     """The step count (for the annealing) and the random key of :func:`add_noise`."""
 
-    count: jax.Array  # int32 scalar
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar
     rng_key: jax.Array  # a typed key
 
 

@@ -17,7 +17,7 @@ __all__ = ["ScaleByNovogradState", "scale_by_novograd"]
 class ScaleByNovogradState(NamedTuple):
     """NovoGrad's step count, momentum and per-leaf second moment (a scalar each)."""
 
-    count: jax.Array  # int32 scalar
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar
     mu: Updates
     nu: Updates
 

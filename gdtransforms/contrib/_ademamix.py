@@ -27,7 +27,7 @@ __all__ = [
 class ScaleByAdemamixState(NamedTuple):
     """Step counts, the fast and slow first moments and the second moment."""
 
-    count: jax.Array  # int32 scalar
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar
     count_m2: jax.Array  # int32 scalar: the step of the slow moment's schedules
     m1: Updates
     m2: Updates

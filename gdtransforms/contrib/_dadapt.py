@@ -22,7 +22,7 @@ class DAdaptAdamWState(NamedTuple):
     grad_sum: Updates
     estim_lr: jax.Array  # scalar, the params' lowest dtype
     numerator_weighted: jax.Array  # scalar, the params' lowest dtype
-    count: jax.Array  # int32 scalar
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar
 
 
 def check_betas(betas: tuple[jax.typing.ArrayLike, jax.typing.ArrayLike]) -> None:

@@ -38,7 +38,7 @@ class GaLoreDimensionNumbers(NamedTuple):
 class GaLoreState(NamedTuple):
     """GaLore's step count, the base optimizer's state (on projected gradients) and the projectors."""
 
-    count: jax.Array  # int32 scalar
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar
     base_optimizer_state: OptState
     projector: Updates
 
@@ -59,7 +59,7 @@ def _as_matrix(shape: tuple[int, ...], dn: GaLoreDimensionNumbers) -> tuple[tupl
     if len(set(reduction) | set(output)) != ndim:
         raise ValueError(f"GaLore: {dn} must name every axis of a leaf of shape {shape}")
     order = reduction + output
-    return order, (math.prod(shape[a] for a in reduction), math.prod(shape[a] for a in output))
+    return order, (math.prod(shape[a] for a in reduction), math.prod(shape[a] for a in output))  # type: ignore[return-value]
 
 
 def _to_matrix(x: jax.Array, dn: GaLoreDimensionNumbers) -> jax.Array:
@@ -124,7 +124,7 @@ def scale_by_galore(
         if isinstance(spec, GaLoreDimensionNumbers):
             return [spec if np.ndim(x) >= 2 else None for x in leaves]
         try:
-            return list(treedef.flatten_up_to(jax.tree.map(lambda d, _: d, spec, tree, is_leaf=_is_dn)))
+            return list(treedef.flatten_up_to(jax.tree.map(lambda d, _: d, spec, tree, is_leaf=_is_dn)))  # type: ignore[attr-defined]
         except (ValueError, TypeError) as err:
             raise ValueError(f"scale_by_galore: weight_dimension_numbers do not match the params: {err}") from None
 

@@ -18,7 +18,7 @@ __all__ = ["MadgradState", "madgrad", "scale_by_madgrad"]
 class MadgradState(NamedTuple):
     """The step count, the weighted sums of gradients and squared gradients, the start point."""
 
-    count: jax.Array  # int32 scalar
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar
     grad_sum_sq: Updates
     s: Updates
     x0: Updates

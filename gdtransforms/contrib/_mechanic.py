@@ -18,7 +18,7 @@ class MechanicState(NamedTuple):
     """The base optimizer's state, the step count, the betting statistics and the start point."""
 
     base_optimizer_state: OptState
-    count: jax.Array  # int32 scalar
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar
     r: jax.Array  # (num_betas,): rewards
     m: jax.Array  # (num_betas,): running max of |h|
     v: jax.Array  # (num_betas,): running sum of h^2
@@ -124,7 +124,7 @@ def mechanize(
         new_updates = jax.tree.map(lambda p0, d, p: (p0 - total * d) - p, x0, delta, params)
         return new_updates, MechanicState(
             base_optimizer_state=base_state, count=_tree.safe_increment(state.count),
-            r=r, m=m, v=v, s=s, x0=x0,
+            r=r, m=m, v=v, s=s, x0=x0,  # type: ignore[arg-type]
         )  # fmt: skip
 
     return GradientTransformation(init_fn, update_fn)

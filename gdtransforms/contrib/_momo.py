@@ -24,7 +24,7 @@ class MomoState(NamedTuple):
     barf: jax.Array  # scalar, the params' lowest dtype
     gamma: jax.Array  # scalar
     lb: jax.Array  # scalar
-    count: jax.Array  # int32 scalar
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar
 
 
 class MomoAdamState(NamedTuple):
@@ -35,7 +35,7 @@ class MomoAdamState(NamedTuple):
     barf: jax.Array  # scalar, the params' lowest dtype
     gamma: jax.Array  # scalar
     lb: jax.Array  # scalar
-    count: jax.Array  # int32 scalar
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar
 
 
 def _loss(value: Any, where: str) -> Any:

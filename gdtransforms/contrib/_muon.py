@@ -55,7 +55,7 @@ _PRESETS: dict[str, Any] = {
 class MuonState(NamedTuple):
     """Muon's step count, momentum and Newton–Schulz coefficients (shape (3,) or (n, 3))."""
 
-    count: jax.Array  # int32 scalar
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar
     mu: Updates
     ns_coeffs: jax.Array
 
@@ -283,7 +283,7 @@ def muon(
 
     matrices = chain(
         scale_by_muon(
-            ns_coeffs=ns_coeffs,
+            ns_coeffs=ns_coeffs,  # type: ignore[arg-type]
             ns_steps=ns_steps,
             beta=beta,
             eps=eps,

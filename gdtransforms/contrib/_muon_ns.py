@@ -92,7 +92,7 @@ def leaf_dim_nums(spec: Any, tree: Any, *, default_2d_only: bool, where: str) ->
         return [spec] * len(leaves)
     try:
         expanded = jax.tree.map(lambda dn, sub: jax.tree.map(lambda _: dn, sub), spec, tree, is_leaf=_is_spec)
-        return list(treedef.flatten_up_to(expanded))
+        return list(treedef.flatten_up_to(expanded))  # type: ignore[attr-defined]
     except (ValueError, TypeError) as err:
         raise ValueError(
             f"{where}: the weight dimension numbers do not match the updates (they must be a "
@@ -125,7 +125,7 @@ def check_ns_coeffs(ns_coeffs: Any) -> np.ndarray:
     arr = np.asarray(ns_coeffs, dtype=np.float64) if not isinstance(ns_coeffs, jax.Array) else ns_coeffs
     if arr.ndim not in (1, 2) or arr.shape[-1] != 3:
         raise ValueError(f"`ns_coeffs` must have shape (3,) or (n, 3), got {tuple(arr.shape)}")
-    return arr
+    return arr  # type: ignore[return-value]
 
 
 def _at_least(v: jax.Array, eps: Any) -> jax.Array:

@@ -24,7 +24,7 @@ class ProdigyState(NamedTuple):
     params0: Updates
     estim_lr: jax.Array  # scalar, the params' lowest dtype
     numerator_weighted: jax.Array  # scalar, the params' lowest dtype
-    count: jax.Array  # int32 scalar
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar
 
 
 def prodigy(

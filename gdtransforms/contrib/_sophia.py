@@ -93,7 +93,7 @@ _DEFAULT_ESTIMATOR = hutchinson_estimator_diag_hessian()
 class SophiaState(NamedTuple):
     """Sophia's step count, momentum, EMA of the Hessian diagonal and the estimator's state."""
 
-    count: jax.Array  # int32 scalar
+    count: jax.Array  # type: ignore[assignment]  # int32 scalar
     mu: Updates
     nu: Updates
     hessian_fn_state: Any

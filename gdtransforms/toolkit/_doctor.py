@@ -149,7 +149,7 @@ def diagnose(
     v = None
     if val is not None:
         # Validation points taken before the training curve broke.
-        keep = int(np.sum(val_steps(n_val, val_every) < n_train))
+        keep = int(np.sum(val_steps(n_val, val_every) < n_train))  # type: ignore[arg-type]
         v = val[:keep]
     disagree = read_runs_disagree(runs)
     if len(x) >= MIN_STEPS:
