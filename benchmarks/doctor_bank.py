@@ -114,8 +114,14 @@ def conv1d(channels=8, width=5):
 ALL = ("no_update", "sign", "lr_low", "no_shuffle", "eps", "tiny_val", "tiny_train")
 SETUPS = {
     "logreg-cancer": ("cancer", mlp((), jnp.tanh), (0.05, 0.2), (0.003, 0.01), ALL),
-    "mlp-cancer": ("cancer", mlp((32,), jax.nn.relu), (0.03, 0.1), (0.001, 0.003), (*ALL, "lr_high", "chance")),
-    "mlp-wine": ("wine", mlp((16,), jnp.tanh), (0.03, 0.1), (0.003, 0.01), (*ALL, "chance")),
+    "mlp-cancer": (
+        "cancer",
+        mlp((32,), jax.nn.relu),
+        (0.03, 0.1),
+        (0.001, 0.003),
+        (*ALL, "lr_high", "chance", "tiny_init"),
+    ),
+    "mlp-wine": ("wine", mlp((16,), jnp.tanh), (0.03, 0.1), (0.003, 0.01), (*ALL, "chance", "tiny_init")),
     "wide-mlp-synth": ("synth", mlp((256,), jax.nn.relu), (0.03, 0.1), (0.001, 0.003), (*ALL, "lr_high", "chance")),
     "deep-mlp-digits": (
         "digits",
@@ -154,7 +160,7 @@ def specs(setup):
         for seed, (opt, lr) in enumerate(opts):
             if f == "eps" and opt != "adam":
                 opt, lr = "adam", adam_rates[seed % 2]
-            factor = {"lr_high": 100.0 if opt != "adam" else 300.0, "lr_low": 0.02}.get(f, 1.0)
+            factor = {"lr_high": 10.0 if opt != "adam" else 100.0, "lr_low": 0.02}.get(f, 1.0)
             add(f, opt, lr * factor, (16, 32)[seed % 2], 100 + seed)
     if "double" in faults:
         for g, fault in enumerate(("double", "double", "healthy", "healthy")):
@@ -230,7 +236,7 @@ def generate_setup(setup, data):
         batch = min(r["batch"], n // 2)
         idx, spe = batches(rng, n, batch, r["fault"] != "no_shuffle", y_tr if classify else np.zeros(len(y_tr)))
         r.update(batch=batch, steps_per_epoch=spe, num_classes=k)
-        scale = {"tiny_init": 0.01, "chance": 0.0}.get(r["fault"], 1.0)
+        scale = {"tiny_init": 0.1 if setup == "deep-mlp-digits" else 0.01, "chance": 0.0}.get(r["fault"], 1.0)
         key = jax.random.key(r["seed"] + 7919 * list(SETUPS).index(setup))
         p = init(key, x_tr.shape[1], max(k, 1), 1.0)
         params.append(
@@ -268,7 +274,8 @@ def label(runs, train, val, full):
     for i, r in enumerate(runs):
         if r["group"] >= 0:
             groups.setdefault(r["group"], []).append(float(np.mean(full[i][-5:])))
-    spread = {g: max(v) - min(v) for g, v in groups.items()}
+    first = {g: np.mean([train[i][:10].mean() for i, r in enumerate(runs) if r["group"] == g]) for g in groups}
+    spread = {g: (max(v) - min(v)) / (first[g] - np.mean(v)) for g, v in groups.items()}
     healthy_spread = max(
         [s for g, s in spread.items() if runs[[r["group"] for r in runs].index(g)]["fault"] == "healthy"] or [0]
     )
@@ -284,13 +291,17 @@ def label(runs, train, val, full):
             s = _smooth(v, 5)
             r["symptom"] = bool(s[-5:].mean() - s.min() > 0.1 * (s[0] - s.min()))
         elif f == "tiny_init":
-            r["symptom"] = bool(_half_time(t) > max(3 * np.median(healthy_half.get(r["opt"], [0])), 0.1 * STEPS))
+            late = _half_time(t) > max(3 * np.median(healthy_half.get(r["opt"], [0])), 0.1 * STEPS)
+            r["symptom"] = bool(late and _smooth(t, 25).min() < 0.7 * t[:10].mean())  # and then it learns
         elif f == "double":
             r["symptom"] = bool(spread[r["group"]] > 3 * healthy_spread)
         elif f == "lr_low":  # it learns, slowly: the full validation loss falls
             r["symptom"] = bool(fv[0] - fv[-1] > 0.02 * abs(fv[0]))
-        elif f == "lr_high":  # it blew up and died: above its start at some point, and no better at the end
-            r["symptom"] = bool(np.max(t) > 2 * t[:10].mean() and t[-50:].mean() > 0.5 * t[:10].mean())
+        elif f == "lr_high":  # it blew up and died: a spike, then flat at the chance level
+            chance = np.log(r["num_classes"])
+            r["symptom"] = bool(
+                np.max(t) > t[:10].mean() + 0.2 * chance and abs(t[-100:].mean() - chance) < 0.1 * chance
+            )
     return runs
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 __all__ = [
     "Shape",
+    "block_trend_t",
     "finite_prefix",
     "first_below",
     "fmt",
@@ -73,35 +74,66 @@ def trend_t(x: np.ndarray) -> float:
     return slope / (sigma / math.sqrt(float(np.dot(t, t))))
 
 
+def block_trend_t(x: np.ndarray, block: int) -> float:
+    """The slope's t statistic over the means of consecutive blocks (robust to correlated noise)."""
+    k = len(x) // max(1, block)
+    if k < 4:
+        return trend_t(x)
+    return trend_t(x[: k * block].reshape(k, block).mean(axis=1))
+
+
 @dataclasses.dataclass(frozen=True)
 class Shape:
-    """Summary numbers of one finite training curve."""
+    """Summary numbers of one finite training curve; differences only, so a constant shift changes none."""
 
     n: int
-    start: float  # mean of the first 2% of steps
-    end: float  # mean of the last 10%
+    x: np.ndarray
+    steps: np.ndarray  # the step of each value (non-finite values were left out)
+    window: int
+    head: int
+    tail: int
+    start: float  # mean of the first ``head`` steps
+    end: float  # mean of the last ``tail`` steps
     low: float  # minimum of the smoothed curve
-    low_step: int
+    low_step: int  # its index
     noise: float  # robust std of the wiggle around the smoothed curve
-    trend_t: float  # t statistic of the linear trend
+    trend_t: float  # t statistic of the linear trend over block means
     smooth: np.ndarray
 
+    def se(self, k: float) -> float:
+        """The noise of a mean of ``k`` steps."""
+        return self.noise / math.sqrt(max(1.0, k))
 
-def shape(x: np.ndarray, steps_per_epoch: int | None) -> Shape:
-    """The :class:`Shape` of a finite curve, smoothed over one epoch (or 1/20 of the run)."""
+    def step(self, i: int) -> int:
+        """The training step of value ``i``."""
+        return int(self.steps[min(max(int(i), 0), self.n - 1)])
+
+
+def shape(x: np.ndarray, steps_per_epoch: int | None, steps: np.ndarray | None = None) -> Shape:
+    """The :class:`Shape` of a finite curve, smoothed over one epoch (or 1/20 of the run, at least 5 steps)."""
     n = len(x)
-    window = steps_per_epoch if steps_per_epoch and steps_per_epoch <= n // 3 else max(1, n // 20)
+    window = steps_per_epoch if steps_per_epoch and steps_per_epoch <= n // 3 else max(5, n // 20)
+    window = max(1, min(window, n // 3))
     s = smooth_curve(x, window)
-    head = max(1, n // 50)
-    tail = max(1, n // 10)
+    head = max(3, n // 50)
+    tail = max(3, n // 10)
+    # The low is read where the window is whole; the shrunk ends are noisier.
+    half = window // 2
+    inner = s[half : max(half + 1, n - half)]
+    low_step = int(np.argmin(inner)) + half
     return Shape(
         n=n,
+        x=x,
+        steps=np.arange(n) if steps is None else steps,
+        window=window,
+        head=head,
+        tail=tail,
         start=float(np.mean(x[:head])),
         end=float(np.mean(x[-tail:])),
-        low=float(s.min()),
-        low_step=int(np.argmin(s)),
+        low=float(s[low_step]),
+        low_step=low_step,
         noise=robust_std(x - s),
-        trend_t=trend_t(x),
+        trend_t=block_trend_t(x, window),
         smooth=s,
     )
 
