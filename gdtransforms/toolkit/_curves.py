@@ -11,6 +11,7 @@ import numpy as np
 __all__ = [
     "Shape",
     "block_trend_t",
+    "kendall_tau",
     "finite_prefix",
     "first_below",
     "fmt",
@@ -72,6 +73,21 @@ def trend_t(x: np.ndarray) -> float:
     if sigma == 0.0:
         return 0.0 if slope == 0.0 else math.copysign(math.inf, slope)
     return slope / (sigma / math.sqrt(float(np.dot(t, t))))
+
+
+def kendall_tau(x: np.ndarray, block: int) -> float:
+    """Kendall's tau of the block means against time: +1 always rising, -1 always falling.
+
+    It depends only on the order of the values, so it reads an exponential
+    blow-up as plainly as a straight rise.
+    """
+    k = len(x) // max(1, block)
+    if k < 2:
+        return 0.0
+    b = x[: k * block].reshape(k, block).mean(axis=1)
+    upper = np.triu_indices(k, 1)
+    diff = np.sign(b[None, :] - b[:, None])[upper]
+    return float(diff.mean())
 
 
 def block_trend_t(x: np.ndarray, block: int) -> float:

@@ -215,9 +215,10 @@ def diagnose(
                 findings.append(slow)
                 if slow is None:
                     findings.append(read_lr_too_low(sh, v))
-        if len(keep) == len(train):  # the epoch pattern needs every step in place
-            findings.append(read_epoch_bumps(x, spe))
-        findings.append(read_overfitting(sh, v, val_every or 1))
-        findings.append(read_noisy_validation(sh, v, val_every or 1))
+        if high is None and rising is None:  # a curve going up says nothing about epochs or validation
+            if len(keep) == len(train):  # the epoch pattern needs every step in place
+                findings.append(read_epoch_bumps(x, spe))
+            findings.append(read_overfitting(sh, v, val_every or 1))
+            findings.append(read_noisy_validation(sh, v, val_every or 1))
     findings.append(disagree)
     return Diagnosis(tuple(tailor(f, info) for f in findings if f is not None))

@@ -34,7 +34,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from gdtransforms.toolkit._curves import Shape, block_trend_t, first_below, fmt, robust_std, smooth_curve
+from gdtransforms.toolkit._curves import Shape, block_trend_t, first_below, fmt, kendall_tau, robust_std, smooth_curve
 
 __all__ = [
     "MIN_STEPS",
@@ -67,12 +67,13 @@ READINGS: Mapping[str, str] = {
 MIN_STEPS = 20  # below this a curve is too short to read its shape
 _SIGNIFICANT_T = 5.0  # |t| of a trend (over block means) that is not noise
 _FLAT_SE = 5.0  # "flat": start and best level within 5 noise units of each other
-_RISE_SE = 8.0  # "rising": ends 8 noise units above its start (or its low)
+_RISE_SE = 8.0  # "rising": ends 8 noise units above its start (or its low)...
+_RISING_TAU = 0.5  # ...and goes up more often than down (Kendall's tau of the block means)
 _STEADY_T50 = 0.30  # half of the drop took >= 30% of the run: steady, not front-loaded
-_PLATEAU_FRAC = 0.12  # a flat start of >= 12% of the run before 10% of the drop
+_PLATEAU_FRAC = 0.08  # a flat start of >= 8% of the run before 10% of the drop
 _DROP_SE = 20.0  # a slow start ends in a drop of >= 20 noise units
 _SPIKE_SE = 10.0  # a spike sits >= 10 noise units of the plateau above the start
-_CHANCE_REL = 0.05  # "at chance": within 5% of log(num_classes)
+_CHANCE_BAND = (0.85, 1.05)  # "at chance": between 85% and 105% of log(num_classes) (uneven classes sit lower)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,12 +130,12 @@ def _margin(sh: Shape, a: float, b: float) -> float:
 
 def read_loss_rising(sh: Shape) -> Finding | None:
     margin = _RISE_SE * _margin(sh, sh.head, sh.tail)
-    if sh.end > sh.start + margin and sh.trend_t >= _SIGNIFICANT_T:
+    if sh.end > sh.start + margin and kendall_tau(sh.x, sh.window) >= _RISING_TAU:
         return finding(
             "loss_rising",
             (0, sh.step(sh.n - 1)),
             f"the loss went up from {fmt(sh.start)} (first steps) to {fmt(sh.end)} (last 10% of {sh.n} steps), "
-            f"{(sh.end - sh.start) / sh.noise:.0f}x its step-to-step noise",
+            f"{(sh.end - sh.start) / sh.noise if sh.noise else math.inf:.0f}x its step-to-step noise",
             "the update is applied with the wrong sign (apply_updates adds the updates, so "
             "they must be -learning_rate * gradient, as gdt.sgd makes them); if the sign is "
             "right, the learning rate is far too high",
@@ -147,7 +148,7 @@ def read_loss_rising(sh: Shape) -> Finding | None:
         drop > max(low_margin, _RISE_SE * _margin(sh, sh.head, sh.window))
         and sh.low_step < sh.n - 2 * sh.tail  # the low is behind us, not in the last stretch
         and sh.end - sh.low > max(0.5 * drop, low_margin)
-        and block_trend_t(sh.x[sh.low_step :], sh.window) >= _SIGNIFICANT_T
+        and kendall_tau(sh.x[sh.low_step :], sh.window) >= _RISING_TAU
     ):
         return finding(
             "loss_rising",
@@ -167,7 +168,7 @@ def _at_chance(level: float, num_classes: int | None) -> bool:
     if not num_classes or num_classes < 2:
         return False
     chance = math.log(num_classes)
-    return abs(level - chance) <= _CHANCE_REL * chance
+    return _CHANCE_BAND[0] * chance <= level <= _CHANCE_BAND[1] * chance
 
 
 def read_lr_too_high(sh: Shape, num_classes: int | None = None) -> Finding | None:

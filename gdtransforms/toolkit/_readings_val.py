@@ -25,10 +25,11 @@ __all__ = [
 
 _BUMP_SHARE = 0.30  # the epoch pattern explains >= 30% of the wiggle
 _OVERFIT_SE = 5.0  # validation rises >= 5 noise units from its minimum...
-_OVERFIT_REL = 0.10  # ...and by >= 10% of its own drop to the minimum
-_NOISY_VAL = 3.0  # validation wiggle >= 3x the training curve's, smoothed over the same window
+_OVERFIT_REL = 0.25  # ...and by >= 25% of its own drop to the minimum
+_NOISY_VAL = 2.0  # validation wiggle >= 3x the training curve's, smoothed over the same window
 _DISAGREE = 0.25  # final losses spread over >= 25% of the improvement
 _DISAGREE_SE = 5.0  # and over >= 5 noise units
+_ROUNDING = 1e-9  # a wiggle this small relative to the values is rounding: a constant curve has no noise
 
 
 def _runs(bad: np.ndarray) -> list[tuple[int, int]]:
@@ -134,14 +135,14 @@ def read_overfitting(sh: Shape, val: np.ndarray | None, val_every: int) -> Findi
         return None
     k = max(3, len(val) // 10)
     v = smooth_curve(val, k)
-    noise = robust_std(val - smooth_curve(val, 3))
+    noise = max(robust_std(val - smooth_curve(val, 3)), _ROUNDING * float(np.max(np.abs(val))))
     half = k // 2
     i_min = int(np.argmin(v[half : max(half + 1, len(v) - half)])) + half
     v_min = float(v[i_min])
     v_end = float(np.mean(val[-k:]))
     v_start = float(np.mean(val[:k]))
     rise = v_end - v_min
-    if i_min >= len(val) - k or rise < _OVERFIT_SE * noise * math.sqrt(2.0 / k):
+    if i_min >= len(val) - k or rise <= 0.0 or rise < _OVERFIT_SE * noise * math.sqrt(2.0 / k):
         return None
     if rise < _OVERFIT_REL * (v_start - v_min):
         return None
@@ -176,7 +177,7 @@ def read_noisy_validation(sh: Shape | None, val: np.ndarray | None, val_every: i
     tb = sh.x[: blocks * val_every].reshape(blocks, val_every).mean(axis=1)
     v = val[:blocks]
     wiggle_v = robust_std(v - smooth_curve(v, 5))
-    wiggle_t = robust_std(tb - smooth_curve(tb, 5))
+    wiggle_t = max(robust_std(tb - smooth_curve(tb, 5)), _ROUNDING * float(np.max(np.abs(tb))))
     if wiggle_v <= _NOISY_VAL * wiggle_t:
         return None
     jump = np.abs(v - smooth_curve(v, 5))
