@@ -131,7 +131,7 @@ SETUPS = {
         (*ALL, "double", "tiny_init", "lr_high"),
     ),
     "linreg-diabetes": ("diabetes", mlp((), jnp.tanh), (0.01, 0.03), (0.003, 0.01), ALL),
-    "conv1d-seq": ("seq", conv1d(), (0.03, 0.1), (0.003, 0.01), (*ALL, "chance", "lr_high")),
+    "conv1d-seq": ("seq", conv1d(), (0.3, 1.0), (0.01, 0.03), (*ALL, "chance", "lr_high")),
 }
 EXPECTED = {
     "healthy": "", "no_update": "not_learning", "sign": "loss_rising", "lr_high": "lr_too_high",
@@ -157,10 +157,12 @@ def specs(setup):
     for f in faults:
         if f == "double":
             continue
-        for seed, (opt, lr) in enumerate(opts):
+        for seed, (opt, lr) in enumerate(opts * (2 if f == "lr_high" else 1)):
             if f == "eps" and opt != "adam":
                 opt, lr = "adam", adam_rates[seed % 2]
-            factor = {"lr_high": 10.0 if opt != "adam" else 100.0, "lr_low": 0.02}.get(f, 1.0)
+            factor = {"lr_low": 0.02}.get(f, 1.0)
+            if f == "lr_high":
+                factor = 30.0 if opt == "sgd" else 100.0
             add(f, opt, lr * factor, (16, 32)[seed % 2], 100 + seed)
     if "double" in faults:
         for g, fault in enumerate(("double", "double", "healthy", "healthy")):
@@ -282,26 +284,32 @@ def label(runs, train, val, full):
     for i, r in enumerate(runs):
         f, t, v, fv = r["fault"], train[i], val[i], full[i]
         r["expected"], r["symptom"] = EXPECTED[f], True
-        if not np.isfinite(t).all() or not np.isfinite(v).all():
+        broken = not np.isfinite(t).all() or not np.isfinite(v).all()
+        if broken:
             r["expected"] = "overflow"
-        elif f == "tiny_val":  # the small set's loss wanders off the full set's well beyond the full set's wiggle
+        if f == "eps":  # the zero eps only bites where a gradient is exactly 0
+            r["symptom"] = broken
+        elif broken:
+            pass
+        elif f == "tiny_val":  # the small set's loss wanders off the full set's and beyond the training noise
+            tb = t.reshape(len(v), -1).mean(1)
             wiggle = lambda c: np.median(np.abs(c - _smooth(c, 5)))  # noqa: E731
-            r["symptom"] = bool(wiggle(v - fv) > 3 * wiggle(fv))
-        elif f == "tiny_train":  # the validation loss really climbs back from its minimum
+            r["symptom"] = bool(wiggle(v - fv) > 3 * wiggle(fv) and wiggle(v) > 2.5 * wiggle(tb))
+        elif f == "tiny_train":  # the validation loss climbs back a quarter of what it gained
             s = _smooth(v, 5)
-            r["symptom"] = bool(s[-5:].mean() - s.min() > 0.1 * (s[0] - s.min()))
+            r["symptom"] = bool(s[-5:].mean() - s.min() > 0.25 * (s[0] - s.min()))
         elif f == "tiny_init":
             late = _half_time(t) > max(3 * np.median(healthy_half.get(r["opt"], [0])), 0.1 * STEPS)
             r["symptom"] = bool(late and _smooth(t, 25).min() < 0.7 * t[:10].mean())  # and then it learns
         elif f == "double":
             r["symptom"] = bool(spread[r["group"]] > 3 * healthy_spread)
-        elif f == "lr_low":  # it learns, slowly: the full validation loss falls
-            r["symptom"] = bool(fv[0] - fv[-1] > 0.02 * abs(fv[0]))
+        elif f == "lr_low":  # it learns, slowly, and is still falling in the last quarter
+            q = len(fv) // 4
+            r["symptom"] = bool(fv[0] - fv[-1] > 0.02 * abs(fv[0]) and fv[-q] - fv[-1] > 0.1 * (fv[0] - fv[-1]))
         elif f == "lr_high":  # it blew up and died: a spike, then flat at the chance level
             chance = np.log(r["num_classes"])
-            r["symptom"] = bool(
-                np.max(t) > t[:10].mean() + 0.2 * chance and abs(t[-100:].mean() - chance) < 0.1 * chance
-            )
+            spike = np.max(t) > t[:10].mean() + 0.2 * chance
+            r["symptom"] = bool(spike and abs(t[-100:].mean() - chance) < 0.1 * chance)
     return runs
 
 

@@ -108,7 +108,7 @@ class Shape:
     window: int
     head: int
     tail: int
-    start: float  # mean of the first ``head`` steps
+    start: float  # median of the first ``head`` steps (a spike there does not move it)
     end: float  # mean of the last ``tail`` steps
     low: float  # minimum of the smoothed curve
     low_step: int  # its index
@@ -144,7 +144,7 @@ def shape(x: np.ndarray, steps_per_epoch: int | None, steps: np.ndarray | None =
         window=window,
         head=head,
         tail=tail,
-        start=float(np.mean(x[:head])),
+        start=float(np.median(x[:head])),
         end=float(np.mean(x[-tail:])),
         low=float(s[low_step]),
         low_step=low_step,

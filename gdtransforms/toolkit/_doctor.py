@@ -187,7 +187,8 @@ def diagnose(
             val_every = max(1, len(train) // len(val))
         elif int(val_steps(len(val), val_every)[-1]) >= len(train) + val_every - 1:
             raise ValueError(
-                f"`val_loss` has {len(val)} points every {val_every} steps, beyond the {len(train)} steps of `train_loss`"
+                f"`val_loss` has {len(val)} points every {val_every} steps, "
+                f"beyond the {len(train)} steps of `train_loss`"
             )
     others = _other_runs(other_runs, len(train))
 

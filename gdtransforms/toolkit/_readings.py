@@ -176,26 +176,28 @@ def read_lr_too_high(sh: Shape, num_classes: int | None = None) -> Finding | Non
     tail = sh.x[half:]
     plateau = float(np.mean(tail))
     tail_noise = robust_std(tail - sh.smooth[half:])
-    # A spike: the worst stretch of five steps after the first ones, above the start.
-    short = smooth_curve(sh.x, 5)[sh.head : max(sh.head + 1, half)]
-    spike_at = int(np.argmax(short)) + sh.head
-    spike = float(short[spike_at - sh.head])
+    # A spike: the worst stretch of five steps in the first half, above the start.
+    short = smooth_curve(sh.x, 5)[1 : max(2, half)]
+    spike_at = int(np.argmax(short)) + 1
+    spike = float(short[spike_at - 1])
+    if spike - sh.start <= _SPIKE_SE * tail_noise / math.sqrt(5):
+        return None
+    # Dead: no better after the spike than before it...
+    before = float(np.min(sh.smooth[: max(spike_at, sh.head)]))
+    if plateau < before - 3 * tail_noise / math.sqrt(sh.window):
+        return None
+    # ...and flat: no trend, or a drift small next to the spike.
+    drift = abs(float(np.mean(tail[: len(tail) // 4])) - float(np.mean(tail[-(len(tail) // 4) :])))
+    if abs(block_trend_t(tail, sh.window)) >= _SIGNIFICANT_T and drift > 0.1 * (spike - plateau):
+        return None
     chance = _at_chance(plateau, num_classes)
-    if spike - sh.start < _SPIKE_SE * tail_noise / math.sqrt(5):
-        return None
-    # Dead: flat after the spike, and no better than the start by more than half the spike.
-    if abs(block_trend_t(tail, sh.window)) >= _SIGNIFICANT_T:
-        return None
-    if not chance and sh.start - plateau > 0.5 * (spike - sh.start):
-        return None
-    if float(np.min(sh.smooth[spike_at:])) < plateau - 0.5 * (spike - plateau):
-        return None  # it came back down well below the plateau after the spike: still learning
     at = f", at chance level log({num_classes}) = {fmt(math.log(num_classes))}" if chance and num_classes else ""
     return finding(
         "lr_too_high",
         (sh.step(spike_at), sh.step(sh.n - 1)),
         f"the loss spiked to {fmt(spike)} at step {sh.step(spike_at)} (it started at {fmt(sh.start)}), "
-        f"then sat flat at {fmt(plateau)} for the second half of the run{at}: the net died",
+        f"then sat flat at {fmt(plateau)} for the second half of the run, no better than before the spike{at}: "
+        "the net died",
         "the learning rate is far too high: lower it 10x (or use warmup and gradient clipping, "
         "gdt.clip_by_global_norm); with ReLU, units that died stay dead, so restart from a fresh init",
         spike=spike,

@@ -223,9 +223,9 @@ def read_runs_disagree(curves: Sequence[np.ndarray]) -> Finding | None:
         return None
     improvement = float(np.median(starts)) - float(np.median(ends))
     spread = max(ends) - min(ends)
-    if improvement < _DISAGREE_SE * max(ses) or spread < _DISAGREE * improvement:
+    if improvement <= _DISAGREE_SE * max(ses) or spread < _DISAGREE * improvement:
         return None
-    if spread < _DISAGREE_SE * max(ses):
+    if spread <= _DISAGREE_SE * max(ses):
         return None
     return finding(
         "runs_disagree",
