@@ -197,17 +197,19 @@ def trainer(apply, classify, x_tr, y_tr, x_val, y_val):
             u = jax.tree.map(lambda a, b: h["apply"] * jnp.where(h["adam"], b, a), u1, u2)
             return (gdt.apply_updates(params, u), s1, s2), value
 
-        def chunk(carry, idx):
+        def chunk(carry, xs):
+            idx, vw = xs
             carry, values = jax.lax.scan(step, carry, idx)
             ones = jnp.ones(len(y_val))
             return carry, (
                 values,
-                loss(carry[0], x_val, y_val, h["vw"], h["double"]),
+                loss(carry[0], x_val, y_val, vw, h["double"]),
                 loss(carry[0], x_val, y_val, ones, h["double"]),
             )
 
         idx = h["idx"].reshape(STEPS // EVAL_EVERY, EVAL_EVERY, BMAX)
-        _, (train, val, full) = jax.lax.scan(chunk, (params, sgd.init(params), adam.init(params)), idx)
+        carry = (params, sgd.init(params), adam.init(params))
+        _, (train, val, full) = jax.lax.scan(chunk, carry, (idx, h["vw"]))
         return train.reshape(-1), val, full
 
     return jax.jit(jax.vmap(run))
@@ -224,6 +226,16 @@ def batches(rng, n, batch, shuffle, y):
     idx = np.zeros((STEPS, BMAX), np.int32)
     idx[:, :batch] = np.asarray(rows[:STEPS])
     return idx, per_epoch
+
+
+def _val_weights(rng, n, tiny):
+    """``[evaluations, n]`` weights: the whole set, or (the fault) a fresh batch of 8 at each evaluation."""
+    if not tiny:
+        return np.ones((STEPS // EVAL_EVERY, n), np.float32)
+    w = np.zeros((STEPS // EVAL_EVERY, n), np.float32)
+    for row in w:
+        row[rng.choice(n, 8, replace=False)] = 1.0
+    return w
 
 
 def generate_setup(setup, data):
@@ -249,7 +261,7 @@ def generate_setup(setup, data):
             eps=np.float32(0.0 if r["fault"] == "eps" else 1e-8), adam=r["opt"] == "adam",
             sign=np.float32(-1.0 if r["fault"] == "sign" else 1.0), apply=np.float32(r["fault"] != "no_update"),
             double=r["fault"] == "double", idx=idx, bw=(np.arange(BMAX) < batch).astype(np.float32),
-            vw=(np.arange(len(y_val)) < (8 if r["fault"] == "tiny_val" else len(y_val))).astype(np.float32),
+            vw=_val_weights(rng, len(y_val), r["fault"] == "tiny_val"),
         ))  # fmt: skip
     stack = lambda trees: jax.tree.map(lambda *a: jnp.stack(a), *trees)  # noqa: E731
     train, val, full = trainer(apply, classify, x_tr, y_tr, x_val, y_val)(stack(params), stack(hyper))
@@ -287,7 +299,11 @@ def label(runs, train, val, full):
         broken = not np.isfinite(t).all() or not np.isfinite(v).all()
         if broken:
             r["expected"] = "overflow"
-        if f == "eps":  # the zero eps only bites where a gradient is exactly 0
+        if f == "healthy":  # some healthy setups overfit by themselves: that is no false alarm
+            s = _smooth(v, 5)
+            if s[-5:].mean() - s.min() > 0.25 * (s[0] - s.min()):
+                r["fault"], r["expected"] = "healthy_overfits", "overfitting"
+        elif f == "eps":  # the zero eps only bites where a gradient is exactly 0
             r["symptom"] = broken
         elif broken:
             pass

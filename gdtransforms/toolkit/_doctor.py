@@ -204,7 +204,9 @@ def diagnose(
         findings.append(too_short(len(x), len(train)))
     else:
         sh = shape(x, spe, keep)
-        high = read_lr_too_high(sh, k)
+        # The epoch pattern needs every step in place; its bumps are no spikes of a rate too high.
+        bumps = read_epoch_bumps(x, spe) if len(keep) == len(train) else None
+        high = None if bumps else read_lr_too_high(sh, k)
         findings.append(high)
         rising = None if high else read_loss_rising(sh)
         findings.append(rising)
@@ -217,8 +219,7 @@ def diagnose(
                 if slow is None:
                     findings.append(read_lr_too_low(sh, v))
         if high is None and rising is None:  # a curve going up says nothing about epochs or validation
-            if len(keep) == len(train):  # the epoch pattern needs every step in place
-                findings.append(read_epoch_bumps(x, spe))
+            findings.append(bumps)
             findings.append(read_overfitting(sh, v, val_every or 1))
             findings.append(read_noisy_validation(sh, v, val_every or 1))
     findings.append(disagree)

@@ -186,9 +186,10 @@ def read_lr_too_high(sh: Shape, num_classes: int | None = None) -> Finding | Non
     before = float(np.min(sh.smooth[: max(spike_at, sh.head)]))
     if plateau < before - 3 * tail_noise / math.sqrt(sh.window):
         return None
-    # ...and flat: no trend, or a drift small next to the spike.
-    drift = abs(float(np.mean(tail[: len(tail) // 4])) - float(np.mean(tail[-(len(tail) // 4) :])))
-    if abs(block_trend_t(tail, sh.window)) >= _SIGNIFICANT_T and drift > 0.1 * (spike - plateau):
+    # ...and flat: its first and last quarters agree within the noise, or within 5% of the spike.
+    q = max(1, len(tail) // 4)
+    drift = abs(float(np.mean(tail[:q])) - float(np.mean(tail[-q:])))
+    if drift > max(4 * tail_noise * math.sqrt(2.0 / q), 0.05 * (spike - plateau)):
         return None
     chance = _at_chance(plateau, num_classes)
     at = f", at chance level log({num_classes}) = {fmt(math.log(num_classes))}" if chance and num_classes else ""
