@@ -301,7 +301,7 @@ def label(runs, train, val, full):
             r["expected"] = "overflow"
         if f == "healthy":  # some healthy setups overfit by themselves: that is no false alarm
             s = _smooth(v, 5)
-            if s[-5:].mean() - s.min() > 0.25 * (s[0] - s.min()):
+            if s[-5:].mean() - s.min() > 0.25 * (v[0] - s.min()):
                 r["fault"], r["expected"] = "healthy_overfits", "overfitting"
         elif f == "eps":  # the zero eps only bites where a gradient is exactly 0
             r["symptom"] = broken
@@ -313,7 +313,7 @@ def label(runs, train, val, full):
             r["symptom"] = bool(wiggle(v - fv) > 3 * wiggle(fv) and wiggle(v) > 2.5 * wiggle(tb))
         elif f == "tiny_train":  # the validation loss climbs back a quarter of what it gained
             s = _smooth(v, 5)
-            r["symptom"] = bool(s[-5:].mean() - s.min() > 0.25 * (s[0] - s.min()))
+            r["symptom"] = bool(s[-5:].mean() - s.min() > 0.25 * (v[0] - s.min()))
         elif f == "tiny_init":
             late = _half_time(t) > max(3 * np.median(healthy_half.get(r["opt"], [0])), 0.1 * STEPS)
             r["symptom"] = bool(late and _smooth(t, 25).min() < 0.7 * t[:10].mean())  # and then it learns
@@ -324,7 +324,7 @@ def label(runs, train, val, full):
             r["symptom"] = bool(fv[0] - fv[-1] > 0.02 * abs(fv[0]) and fv[-q] - fv[-1] > 0.1 * (fv[0] - fv[-1]))
         elif f == "lr_high":  # it blew up and died: a spike, then flat at the chance level
             chance = np.log(r["num_classes"])
-            spike = np.max(t) > t[:10].mean() + 0.2 * chance
+            spike = np.max(t[1:]) > t[0] + 0.2 * chance
             r["symptom"] = bool(spike and abs(t[-100:].mean() - chance) < 0.1 * chance)
     return runs
 

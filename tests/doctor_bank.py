@@ -38,13 +38,16 @@ def diagnose(bank: dict[str, np.ndarray], i: int, shift: float = 0.0, chance: bo
         int(bank["steps_per_epoch"][i]),
         others,
         val_every=int(bank["val_every"]),
-        num_classes=k if (chance and k > 1 and shift == 0.0) else None,
+        num_classes=k if (chance and k > 1) else None,
     )
 
 
 def score(bank: dict[str, np.ndarray], shift: float = 0.0) -> dict[str, Any]:
-    """False positives on healthy runs, detection per fault, and the confusion table."""
-    names = [diagnose(bank, i, shift).names for i in range(len(bank["train"]))]
+    """False positives on healthy runs, detection per fault, and the confusion table.
+
+    The number of classes is passed (as a user would) unless the losses are shifted.
+    """
+    names = [diagnose(bank, i, shift, chance=shift == 0.0).names for i in range(len(bank["train"]))]
     table: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     detected: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
     healthy = [0, 0]

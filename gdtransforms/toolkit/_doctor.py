@@ -206,7 +206,7 @@ def diagnose(
         sh = shape(x, spe, keep)
         # The epoch pattern needs every step in place; its bumps are no spikes of a rate too high.
         bumps = read_epoch_bumps(x, spe) if len(keep) == len(train) else None
-        high = None if bumps else read_lr_too_high(sh, k)
+        high = None if bumps else read_lr_too_high(sh, v, k)
         findings.append(high)
         rising = None if high else read_loss_rising(sh)
         findings.append(rising)

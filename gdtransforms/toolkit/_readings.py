@@ -171,21 +171,27 @@ def _at_chance(level: float, num_classes: int | None) -> bool:
     return _CHANCE_BAND[0] * chance <= level <= _CHANCE_BAND[1] * chance
 
 
-def read_lr_too_high(sh: Shape, num_classes: int | None = None) -> Finding | None:
+def read_lr_too_high(sh: Shape, val: np.ndarray | None = None, num_classes: int | None = None) -> Finding | None:
     half = sh.n // 2
     tail = sh.x[half:]
     plateau = float(np.mean(tail))
     tail_noise = robust_std(tail - sh.smooth[half:])
+    start = min(sh.start, float(sh.x[0]))  # the loss before any update, unless a spike came first
     # A spike: the worst stretch of five steps in the first half, above the start.
     short = smooth_curve(sh.x, 5)[1 : max(2, half)]
     spike_at = int(np.argmax(short)) + 1
     spike = float(short[spike_at - 1])
-    if spike - sh.start <= _SPIKE_SE * tail_noise / math.sqrt(5):
+    if spike - start <= _SPIKE_SE * tail_noise / math.sqrt(5):
         return None
-    # Dead: no better after the spike than before it...
-    before = float(np.min(sh.smooth[: max(spike_at, sh.head)]))
+    # Dead: no better after the spike than before it (in validation too)...
+    before = min(float(sh.x[0]), float(np.min(sh.smooth[: max(spike_at, sh.head)])))
     if plateau < before - 3 * tail_noise / math.sqrt(sh.window):
         return None
+    if val is not None and len(val) >= 8:
+        v_before = val[: max(1, int(len(val) * sh.steps[spike_at] / max(1, sh.steps[-1])))]
+        v_noise = robust_std(val - smooth_curve(val, 3))
+        if float(np.mean(val[len(val) // 2 :])) < float(np.min(v_before)) - 3 * v_noise:
+            return None
     # ...and flat: its first and last quarters agree within the noise, or within 5% of the spike.
     q = max(1, len(tail) // 4)
     drift = abs(float(np.mean(tail[:q])) - float(np.mean(tail[-q:])))
@@ -196,14 +202,14 @@ def read_lr_too_high(sh: Shape, num_classes: int | None = None) -> Finding | Non
     return finding(
         "lr_too_high",
         (sh.step(spike_at), sh.step(sh.n - 1)),
-        f"the loss spiked to {fmt(spike)} at step {sh.step(spike_at)} (it started at {fmt(sh.start)}), "
+        f"the loss spiked to {fmt(spike)} at step {sh.step(spike_at)} (it started at {fmt(start)}), "
         f"then sat flat at {fmt(plateau)} for the second half of the run, no better than before the spike{at}: "
         "the net died",
         "the learning rate is far too high: lower it 10x (or use warmup and gradient clipping, "
         "gdt.clip_by_global_norm); with ReLU, units that died stay dead, so restart from a fresh init",
         spike=spike,
         plateau=plateau,
-        start=sh.start,
+        start=start,
     )
 
 

@@ -64,7 +64,7 @@ def read_overflow(train: np.ndarray, val: np.ndarray | None, val_every: int) -> 
         recovered = not bad[-1]
         finite = curve[np.isfinite(curve)]
         before = curve[: stretches[0][0]]
-        history = f"; before it the loss was {fmt(float(before[-1]))}" if len(before) else "; from the very first value"
+        history = f"; before it the loss was {fmt(float(before[-1]))}" if len(before) else "; from its first value on"
         parts.append(
             f"the {which} loss is {what} at step{'s' if int(bad.sum()) > 1 else ''} {where} "
             f"({int(bad.sum())} of {len(curve)} values){history}"
@@ -95,16 +95,15 @@ def read_epoch_bumps(x: np.ndarray, spe: int | None) -> Finding | None:
     # A moving average over exactly one epoch cancels any pattern that repeats
     # every epoch, so the residual keeps the pattern and the noise; each epoch's
     # residual is scaled by its own spread, as losses shrink over training.
-    csum = np.concatenate([[0.0], np.cumsum(x)])
     half = spe // 2
-    t = np.arange(spe, epochs * spe)
-    lo, hi = t - half, t - half + spe
     body = x[spe : epochs * spe].reshape(epochs - 1, spe)
-    if hi[-1] > n:  # the last epoch has no full window: drop it
-        body, t, lo, hi = body[:-1], t[:-spe], lo[:-spe], hi[:-spe]
+    if (epochs - 1) * spe + spe - half > n:  # the last epoch has no full window: drop it
+        body = body[:-1]
     if len(body) < 3:
         return None
-    resid = body - ((csum[hi] - csum[lo]) / spe).reshape(body.shape)
+    t = np.arange(spe, spe * (len(body) + 1))
+    means = smooth_curve(x, spe)  # a full one-epoch window at every step of the body
+    resid = body - means[t].reshape(body.shape)
     spread = np.sqrt(np.mean(resid**2, axis=1, keepdims=True))
     if np.any(spread == 0):
         return None
@@ -141,7 +140,7 @@ def read_overfitting(sh: Shape, val: np.ndarray | None, val_every: int) -> Findi
     i_min = int(np.argmin(v[half : max(half + 1, len(v) - half)])) + half
     v_min = float(v[i_min])
     v_end = float(np.mean(val[-k:]))
-    v_start = float(np.mean(val[:k]))
+    v_start = float(val[0])
     rise = v_end - v_min
     if i_min >= len(val) - k or rise <= 0.0 or rise < _OVERFIT_SE * noise * math.sqrt(2.0 / k):
         return None
@@ -151,6 +150,8 @@ def read_overfitting(sh: Shape, val: np.ndarray | None, val_every: int) -> Findi
     at_min = int(np.searchsorted(sh.steps, min(int(steps[i_min]), int(sh.steps[-1]))))
     train_then = float(sh.smooth[min(at_min, sh.n - 1)])
     if sh.end > train_then + 3 * sh.noise / math.sqrt(sh.tail):  # training rose too: not overfitting
+        return None
+    if sh.start - sh.end <= 5 * sh.noise * math.sqrt(1 / sh.head + 1 / sh.tail):  # it never learned
         return None
     return finding(
         "overfitting",
