@@ -14,7 +14,7 @@ The readings (``Finding.name``):
 ==================== ========================================================
 ``too_short``         too few finite steps to judge the curve's shape
 ``not_learning``      no trend beyond the noise (or stuck at chance, log n)
-``lr_too_high``       spikes above the start, then a dead plateau
+``lr_too_high``       a spike, then a dead plateau worse than before it
 ``overfitting``       validation rises from its minimum by more than its noise
 ``lr_too_low``        slow steady decrease, still falling at the same pace
 ``slow_start``        flat start, then a drop: initialization too small
@@ -69,8 +69,8 @@ _SIGNIFICANT_T = 5.0  # |t| of a trend (over block means) that is not noise
 _FLAT_SE = 5.0  # "flat": start and best level within 5 noise units of each other
 _RISE_SE = 8.0  # "rising": ends 8 noise units above its start (or its low)...
 _RISING_TAU = 0.5  # ...and goes up more often than down (Kendall's tau of the block means)
-_STEADY_T50 = 0.30  # half of the drop took >= 30% of the run: steady, not front-loaded
-_PLATEAU_FRAC = 0.08  # a flat start of >= 8% of the run before 10% of the drop
+_STEADY_T50 = 0.20  # half of the drop took >= 20% of the run: steady, not front-loaded
+_PLATEAU_FRAC = 0.06  # a flat start of >= 6% of the run before 10% of the drop
 _DROP_SE = 20.0  # a slow start ends in a drop of >= 20 noise units
 _SPIKE_SE = 10.0  # a spike sits >= 10 noise units of the plateau above the start
 _CHANCE_BAND = (0.85, 1.05)  # "at chance": between 85% and 105% of log(num_classes) (uneven classes sit lower)
@@ -183,21 +183,27 @@ def read_lr_too_high(sh: Shape, val: np.ndarray | None = None, num_classes: int 
     spike = float(short[spike_at - 1])
     if spike - start <= _SPIKE_SE * tail_noise / math.sqrt(5):
         return None
-    # Dead: no better after the spike than before it (in validation too)...
-    before = min(float(sh.x[0]), float(np.min(sh.smooth[: max(spike_at, sh.head)])))
-    if plateau < before - 3 * tail_noise / math.sqrt(sh.window):
-        return None
-    if val is not None and len(val) >= 8:
-        v_before = val[: max(1, int(len(val) * sh.steps[spike_at] / max(1, sh.steps[-1])))]
-        v_noise = robust_std(val - smooth_curve(val, 3))
-        if float(np.mean(val[len(val) // 2 :])) < float(np.min(v_before)) - 3 * v_noise:
+    chance = _at_chance(plateau, num_classes)
+    if spike_at < sh.head:
+        # Blown up at once: nothing was learned before. Dead only when it then sits at chance.
+        if not chance:
             return None
+    else:
+        # Dead: worse after the spike than before it, in validation too (a net that recovers is not dead)...
+        before = min(float(sh.x[0]), float(np.min(sh.smooth[:spike_at])))
+        if plateau <= before + 3 * tail_noise / math.sqrt(len(tail)):
+            return None
+        if val is not None and len(val) >= 8:
+            v_before = val[: max(1, int(len(val) * sh.steps[spike_at] / max(1, sh.steps[-1])))]
+            v_noise = robust_std(val - smooth_curve(val, 3))
+            v_after = val[len(val) // 2 :]
+            if float(np.mean(v_after)) <= float(np.min(v_before)) + 3 * v_noise / math.sqrt(len(v_after)):
+                return None
     # ...and flat: its first and last quarters agree within the noise, or within 5% of the spike.
     q = max(1, len(tail) // 4)
     drift = abs(float(np.mean(tail[:q])) - float(np.mean(tail[-q:])))
     if drift > max(4 * tail_noise * math.sqrt(2.0 / q), 0.05 * (spike - plateau)):
         return None
-    chance = _at_chance(plateau, num_classes)
     at = f", at chance level log({num_classes}) = {fmt(math.log(num_classes))}" if chance and num_classes else ""
     return finding(
         "lr_too_high",
