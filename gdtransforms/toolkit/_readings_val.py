@@ -24,7 +24,7 @@ __all__ = [
 ]
 
 _BUMP_SHARE = 0.30  # the epoch pattern explains >= 30% of the wiggle
-_OVERFIT_SE = 5.0  # validation rises >= 5 noise units from its minimum...
+_OVERFIT_SE = 2.0  # validation rises >= 2 noise units from its minimum...
 _OVERFIT_REL = 0.25  # ...and by >= 25% of its own drop to the minimum
 _NOISY_VAL = 2.0  # validation wiggle >= 3x the training curve's, smoothed over the same window
 _NOISY_SCALE = 0.005  # and >= 0.5% of the validation curve's own range
