@@ -42,7 +42,9 @@ def _runs(bad: np.ndarray) -> list[tuple[int, int]]:
 def read_overflow(train: np.ndarray, val: np.ndarray | None, val_every: int) -> Finding | None:
     """Where the training (and validation) curves are NaN/inf, and whether they recovered."""
     parts = []
-    first, last, count = None, None, 0
+    first: int | None = None
+    last: int = 0
+    count = 0
     for which, curve, to_step in (
         ("training", train, lambda i: i),
         ("validation", val, lambda i: int(val_steps(i + 1, val_every)[-1])),
@@ -56,7 +58,7 @@ def read_overflow(train: np.ndarray, val: np.ndarray | None, val_every: int) -> 
         count += int(bad.sum())
         a, b = to_step(stretches[0][0]), to_step(stretches[-1][1])
         first = a if first is None else min(first, a)
-        last = b if last is None else max(last, b)
+        last = max(last, b)
         what = "NaN" if np.isnan(curve[bad][0]) else "inf"
         where = ", ".join(f"{to_step(s)}" if s == e else f"{to_step(s)}-{to_step(e)}" for s, e in stretches[:5]) + (
             ", ..." if len(stretches) > 5 else ""
