@@ -15,7 +15,10 @@ never sees: the validation loss on the full validation set for a run with a
 tiny one, the healthy twin's speed for a tiny init, the healthy groups' spread
 for the doubled softmax. Run from the repository root:
 
-    python benchmarks/doctor_bank.py [out.npz]
+    python benchmarks/doctor_bank.py [out.npz [seed_offset]]
+
+A nonzero ``seed_offset`` makes a fresh bank with other seeds (other inits,
+batches and validation draws): runs the doctor was never calibrated on.
 """
 
 from __future__ import annotations
@@ -238,20 +241,20 @@ def _val_weights(rng, n, tiny):
     return w
 
 
-def generate_setup(setup, data):
+def generate_setup(setup, data, offset=0):
     name, (init, apply), *_ = SETUPS[setup]
     (x_tr, y_tr, x_val, y_val), k = data[name]
     classify = k > 0
     runs = specs(setup)
     hyper, params = [], []
     for r in runs:
-        rng = np.random.default_rng(r["seed"] + 1000 * list(SETUPS).index(setup))
+        rng = np.random.default_rng(r["seed"] + 1000 * list(SETUPS).index(setup) + 100_003 * offset)
         n = 24 if r["fault"] == "tiny_train" else len(x_tr)
         batch = min(r["batch"], n // 2)
         idx, spe = batches(rng, n, batch, r["fault"] != "no_shuffle", y_tr if classify else np.zeros(len(y_tr)))
         r.update(batch=batch, steps_per_epoch=spe, num_classes=k)
         scale = {"tiny_init": 0.1 if setup == "deep-mlp-digits" else 0.01, "chance": 0.0}.get(r["fault"], 1.0)
-        key = jax.random.key(r["seed"] + 7919 * list(SETUPS).index(setup))
+        key = jax.random.key(r["seed"] + 7919 * list(SETUPS).index(setup) + 100_003 * offset)
         p = init(key, x_tr.shape[1], max(k, 1), 1.0)
         params.append(
             jax.tree.map(lambda a: a * scale, p) if r["fault"] != "chance" else jax.tree.map(jnp.zeros_like, p)
@@ -329,13 +332,13 @@ def label(runs, train, val, full):
     return runs
 
 
-def main(out: str | None = None) -> None:
+def main(out: str | None = None, offset: str = "0") -> None:
     start = time.perf_counter()
     data = datasets()
     records, trains, vals = [], [], []
     for setup in SETUPS:
         t0 = time.perf_counter()
-        runs, train, val, full = generate_setup(setup, data)
+        runs, train, val, full = generate_setup(setup, data, int(offset))
         for r in label(runs, train, val, full):
             r["setup"] = setup
             r["group"] = r["group"] + 100 * list(SETUPS).index(setup) if r["group"] >= 0 else -1
@@ -359,4 +362,4 @@ def main(out: str | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:2])
+    main(*sys.argv[1:3])
