@@ -325,10 +325,11 @@ def label(runs, train, val, full):
         elif f == "lr_low":  # it learns, slowly, and is still falling in the last quarter
             q = len(fv) // 4
             r["symptom"] = bool(fv[0] - fv[-1] > 0.02 * abs(fv[0]) and fv[-q] - fv[-1] > 0.1 * (fv[0] - fv[-1]))
-        elif f == "lr_high":  # it blew up and died: a spike, then flat at the chance level
+        elif f == "lr_high":  # it blew up and died: a spike, then flat at the chance level, validation too
             chance = np.log(r["num_classes"])
             spike = np.max(t[1:]) > t[0] + 0.2 * chance
-            r["symptom"] = bool(spike and abs(t[-100:].mean() - chance) < 0.1 * chance)
+            flat = abs(t[-100:-50].mean() - t[-50:].mean()) < 0.05 * chance and np.ptp(fv[-10:]) < 0.05 * chance
+            r["symptom"] = bool(spike and flat and abs(t[-100:].mean() - chance) < 0.1 * chance)
     return runs
 
 

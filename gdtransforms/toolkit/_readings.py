@@ -193,8 +193,9 @@ def read_lr_too_high(sh: Shape, val: np.ndarray | None = None, num_classes: int 
         before = min(float(sh.x[0]), float(np.min(sh.smooth[:spike_at])))
         if plateau <= before + 3 * tail_noise / math.sqrt(len(tail)):
             return None
-        if val is not None and len(val) >= 8:
-            v_before = val[: max(1, int(len(val) * sh.steps[spike_at] / max(1, sh.steps[-1])))]
+        if val is not None and len(val) >= 8 and sh.step(spike_at) * len(val) > 3 * (sh.step(sh.n - 1) + 1):
+            # The evaluations taken before the spike (its five-step window) began.
+            v_before = val[: int((sh.step(spike_at) - 2) * len(val) / (sh.step(sh.n - 1) + 1))]
             v_noise = robust_std(val - smooth_curve(val, 3))
             v_after = val[len(val) // 2 :]
             if float(np.mean(v_after)) <= float(np.min(v_before)) + 3 * v_noise / math.sqrt(len(v_after)):
@@ -271,10 +272,10 @@ def read_slow_start(sh: Shape) -> Finding | None:
     done = t90 if t90 < sh.n else sh.low_step  # the drop may still be under way
     if done <= t10:
         return None
-    # Then a drop: at least three times as fast as the plateau.
+    # Then a drop: at least twice as fast as the plateau.
     plateau_pace = (sh.start - s[t10]) / t10
     drop_pace = (s[t10] - s[done]) / (done - t10)
-    if drop_pace < 3 * plateau_pace:
+    if drop_pace < 2 * plateau_pace:
         return None
     return finding(
         "slow_start",

@@ -27,7 +27,7 @@ _BUMP_SHARE = 0.30  # the epoch pattern explains >= 30% of the wiggle
 _OVERFIT_SE = 2.0  # validation rises >= 2 noise units from its minimum...
 _OVERFIT_REL = 0.25  # ...and by >= 25% of its own drop to the minimum
 _NOISY_VAL = 2.0  # validation wiggle >= 3x the training curve's, smoothed over the same window
-_NOISY_SCALE = 0.005  # and >= 0.5% of the validation curve's own range
+_NOISY_SCALE = 0.01  # and >= 1% of the validation curve's own range (a converged net's jitter is not noise)
 _DISAGREE = 0.25  # final losses spread over >= 25% of the improvement
 _DISAGREE_SE = 5.0  # and over >= 5 noise units
 _ROUNDING = 1e-9  # a wiggle this small relative to the values is rounding: a constant curve has no noise
@@ -182,8 +182,7 @@ def read_noisy_validation(sh: Shape | None, val: np.ndarray | None, val_every: i
     v = val[:blocks]
     wiggle_v = robust_std(v - smooth_curve(v, 5))
     wiggle_t = max(robust_std(tb - smooth_curve(tb, 5)), _ROUNDING * float(np.max(np.abs(tb))))
-    smooth_v = smooth_curve(v, 5)
-    if wiggle_v <= _NOISY_VAL * wiggle_t or wiggle_v < _NOISY_SCALE * float(smooth_v.max() - smooth_v.min()):
+    if wiggle_v <= _NOISY_VAL * wiggle_t or wiggle_v < _NOISY_SCALE * float(v.max() - v.min()):
         return None
     jump = np.abs(v - smooth_curve(v, 5))
     worst = int(np.argmax(jump))

@@ -117,7 +117,7 @@ def test_modest_generalization_gap_is_not_overfitting():
 
 
 def test_zigzag_validation_is_noisy():
-    val = (healthy_curve(noise=0) + 0.1)[7::8] * np.exp(0.1 * RNG.normal(size=80))
+    val = (healthy_curve(noise=0) + 0.1)[7::8] * np.exp(0.3 * RNG.normal(size=80))
     d = gdt.toolkit.diagnose(healthy_curve(), val)
     assert d.names == ("noisy_validation",)
     numbers = d["noisy_validation"].numbers
