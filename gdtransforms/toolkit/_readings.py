@@ -190,7 +190,8 @@ def read_lr_too_high(sh: Shape, val: np.ndarray | None = None, num_classes: int 
             return None
     else:
         # Dead: worse after the spike than before it, in validation too (a net that recovers is not dead)...
-        before = min(float(sh.x[0]), float(np.min(sh.smooth[:spike_at])))
+        pre = sh.x[: max(1, spike_at - 2)]  # the curve before the spike, smoothed on its own
+        before = min(float(sh.x[0]), float(np.min(smooth_curve(pre, min(sh.window, max(1, len(pre) // 3))))))
         if plateau <= before + 3 * tail_noise / math.sqrt(len(tail)):
             return None
         if val is not None and len(val) >= 8 and sh.step(spike_at) * len(val) > 3 * (sh.step(sh.n - 1) + 1):
