@@ -151,8 +151,8 @@ def diagnose(
       A :class:`Diagnosis`: the findings, each with a name from
       :data:`READINGS`, the steps, the evidence and advice. A healthy curve
       gives none; one with fewer than 20 finite steps gives ``too_short``. When
-      identical runs disagree, the readings about speed (``lr_too_low``,
-      ``slow_start``) are withheld: fix the disagreement first. Every reading
+      identical runs disagree, or every epoch repeats a pattern, the readings
+      about speed (``lr_too_low``, ``slow_start``) are withheld: fix that first. Every reading
       is unchanged by adding a constant to the losses (``num_classes`` aside).
 
     Raises:
@@ -213,7 +213,7 @@ def diagnose(
         if high is None and rising is None:
             flat = read_not_learning(sh, v, k)
             findings.append(flat)
-            if flat is None and disagree is None:
+            if flat is None and disagree is None and bumps is None:  # the speed readings need a clean shape
                 slow = read_slow_start(sh)
                 findings.append(slow)
                 if slow is None:
