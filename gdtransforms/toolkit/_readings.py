@@ -69,7 +69,7 @@ _SIGNIFICANT_T = 5.0  # |t| of a trend (over block means) that is not noise
 _FLAT_SE = 5.0  # "flat": start and best level within 5 noise units of each other
 _RISE_SE = 8.0  # "rising": ends 8 noise units above its start (or its low)...
 _RISING_TAU = 0.5  # ...and goes up more often than down (Kendall's tau of the block means)
-_STEADY_T50 = 0.25  # half of the drop took >= 20% of the run: steady, not front-loaded
+_STEADY_T50 = 0.25  # half of the drop took >= 25% of the run: steady, not front-loaded
 _PLATEAU_FRAC = 0.06  # a flat start of >= 6% of the run before 10% of the drop
 _DROP_SE = 20.0  # a slow start ends in a drop of >= 20 noise units
 _SPIKE_SE = 10.0  # a spike sits >= 10 noise units of the plateau above the start

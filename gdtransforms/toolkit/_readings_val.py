@@ -25,8 +25,8 @@ __all__ = [
 
 _BUMP_SHARE = 0.30  # the epoch pattern explains >= 30% of the wiggle
 _OVERFIT_SE = 2.0  # validation rises >= 2 noise units from its minimum...
-_OVERFIT_REL = 0.25  # ...and by >= 25% of its own drop to the minimum
-_NOISY_VAL = 2.0  # validation wiggle >= 3x the training curve's, smoothed over the same window
+_OVERFIT_REL = 0.25  # ...and by >= 25% of its drop from the first evaluation to the minimum
+_NOISY_VAL = 2.0  # validation wiggle > 2x the training curve's, smoothed over the same window
 _NOISY_SCALE = 0.01  # and >= 1% of the validation curve's own range (a converged net's jitter is not noise)
 _DISAGREE = 0.25  # final losses spread over >= 25% of the improvement
 _DISAGREE_SE = 5.0  # and over >= 5 noise units
