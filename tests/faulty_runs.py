@@ -81,7 +81,7 @@ def _loss(model, params, x, y, weights, double_softmax):
 
 @functools.cache
 def trainer(model: Model, optimizer: str):
-    """A jitted ``run(params, hyper, batch_indices, val_weights) -> (train, val)``."""
+    """A jitted ``run(params, hyper, batch_indices, val_weights) -> (train, val)``; one weight row per evaluation."""
     x_tr, y_tr, x_val, y_val = digits()
 
     def run(params, hyper, batch_indices, val_weights):
@@ -101,13 +101,14 @@ def trainer(model: Model, optimizer: str):
             updates = jax.tree.map(lambda u: hyper["apply"] * u, updates)
             return (gdt.apply_updates(params, updates), state), loss
 
-        def chunk(carry, idx):
+        def chunk(carry, xs):
+            idx, weights = xs
             carry, losses = jax.lax.scan(step, carry, idx)
-            val = _loss(model, carry[0], x_val, y_val, val_weights, hyper["double"])
+            val = _loss(model, carry[0], x_val, y_val, weights, hyper["double"])
             return carry, (losses, val)
 
         idx = batch_indices.reshape(STEPS // EVAL_EVERY, EVAL_EVERY, BATCH)
-        _, (train, val) = jax.lax.scan(chunk, (params, opt.init(params)), idx)
+        _, (train, val) = jax.lax.scan(chunk, (params, opt.init(params)), (idx, val_weights))
         return train.reshape(-1), val
 
     return jax.jit(run, static_argnums=())
@@ -152,7 +153,7 @@ FAULTS = (
     Fault("learning rate 1000x too small", "lr_too_low", lr_factor=1e-3),
     Fault("sorted data, no reshuffle", "epoch_bumps", shuffle=False),
     Fault("eps removed", "overflow", optimizer="adam", eps=0.0),
-    Fault("validation set of 8", "noisy_validation", val_size=8),
+    Fault("validation batch of 8", "noisy_validation", val_size=8),
     Fault("training set of 32", "overfitting", train_size=32),
     Fault("gradients never applied", "not_learning", apply=0.0),
     Fault("tiny init", "slow_start", init_scale=0.03),
@@ -176,6 +177,13 @@ def run(fault: Fault, seed: int = 0) -> tuple[np.ndarray, np.ndarray, int]:
     }
     params = model.init(jax.random.key(1000 + seed), fault.init_scale)
     idx = batch_indices(jax.random.key(seed), fault.train_size, fault.shuffle)
-    val_weights = (jnp.arange(N_VAL) < fault.val_size).astype(jnp.float32)
+    # A small validation set is drawn afresh at each evaluation (a "validation batch").
+    evals = STEPS // EVAL_EVERY
+    if fault.val_size < N_VAL:
+        rng = np.random.default_rng(seed)
+        rows = np.stack([rng.permutation(N_VAL) < fault.val_size for _ in range(evals)])
+    else:
+        rows = np.ones((evals, N_VAL), bool)
+    val_weights = jnp.asarray(rows, jnp.float32)
     train, val = trainer(model, fault.optimizer)(params, hyper, idx, val_weights)
     return np.asarray(train), np.asarray(val), fault.train_size // BATCH
