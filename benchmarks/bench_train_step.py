@@ -148,7 +148,8 @@ def cnn_init(key: jax.Array) -> dict:
 def cnn_loss(params: dict, batch: tuple[jax.Array, jax.Array]) -> jax.Array:
     x, y = batch
     for name in ("c1", "c2"):
-        x = jax.lax.conv_general_dilated(x, params[name]["w"], (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        dims = ("NHWC", "HWIO", "NHWC")
+        x = jax.lax.conv_general_dilated(x, params[name]["w"], (1, 1), "SAME", dimension_numbers=dims)
         x = jax.nn.relu(x + params[name]["b"])
         x = jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
     logits = x.reshape(x.shape[0], -1) @ params["head"]["w"] + params["head"]["b"]
