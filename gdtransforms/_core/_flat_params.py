@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import jax
+import numpy as np
 
 from gdtransforms._core._base import GradientTransformation, with_extra_args_support
 
@@ -59,18 +60,74 @@ class FlatParams:
         return f"FlatParams({{{inner}}}, {self.layout.num_leaves} leaves)"
 
 
-def _flatten_with_keys(flat: FlatParams) -> tuple[Any, FlatLayout]:
+class _PerBufferValues:
+    """The static part of a FlatParams holding per-buffer values (bools, labels).
+
+    It equals its layout, so such a mask has the structure of the buffers it
+    masks; mapping over it may return bools (``jax.tree.map(callable, mask)``,
+    ``label == "decay"``), which mapping over buffers may not.
+    """
+
+    __slots__ = ("layout",)
+
+    def __init__(self, layout: FlatLayout):
+        self.layout = layout
+
+    def __eq__(self, other: object) -> bool:
+        other = other.layout if isinstance(other, _PerBufferValues) else other
+        return bool(self.layout == other)
+
+    def __hash__(self) -> int:
+        return hash(self.layout)
+
+
+def _aux(flat: FlatParams) -> Any:
+    if any(_is_per_buffer_value(b) for b in flat.buffers):
+        return _PerBufferValues(flat.layout)
+    return flat.layout
+
+
+def _flatten_with_keys(flat: FlatParams) -> tuple[Any, Any]:
     keys = [jax.tree_util.DictKey(k) for k in flat.layout.group_keys]
-    return tuple(zip(keys, flat.buffers)), flat.layout
+    return tuple(zip(keys, flat.buffers)), _aux(flat)
 
 
-def _flatten(flat: FlatParams) -> tuple[tuple[Any, ...], FlatLayout]:
-    return flat.buffers, flat.layout
+def _flatten(flat: FlatParams) -> tuple[tuple[Any, ...], Any]:
+    return flat.buffers, _aux(flat)
 
 
-jax.tree_util.register_pytree_with_keys(
-    FlatParams, _flatten_with_keys, lambda layout, children: FlatParams(layout, tuple(children)), _flatten
-)
+def _is_per_buffer_value(child: Any) -> bool:
+    """Whether ``child`` is a bool or a label: what a mask or label function returns."""
+    return isinstance(child, (bool, np.bool_, str))
+
+
+def _unflatten(aux: Any, children: Any) -> FlatParams:
+    children = tuple(children)
+    if isinstance(aux, _PerBufferValues):
+        return FlatParams(aux.layout, children)
+    layout = aux
+    # ``jax.tree.map(fn, flat)`` builds a FlatParams from ``fn``'s results. Bools
+    # or labels there mean a mask or label function looked at the 1-D buffers
+    # (``x.ndim > 1`` is False for every one) instead of the leaves: refuse it
+    # rather than silently select nothing. gdt's own masks build their
+    # per-buffer values with the layout (``FlatLayout.per_buffer``).
+    bad = next((c for c in children if _is_per_buffer_value(c)), None)
+    if bad is not None:
+        raise TypeError(
+            "a function mapped over FlatParams returned per-buffer "
+            f"{'labels' if isinstance(bad, str) else 'bools'} ({list(children)!r}): a mask or "
+            "label function (optax's `masked`, `adamw(mask=fn)`, `multi_transform`) sees the 1-D "
+            f"buffers {list(layout.group_keys)}, not the leaves, so it would select the wrong "
+            "leaves (usually none). Use gdt's own `gdt.masked`, `gdt.adamw(mask=fn)` or "
+            "`gdt.partition`, which evaluate the function on the leaves, or pass optax a "
+            "per-buffer mask built from the leaves, `optax.masked(inner, flat.layout.mask(fn))`, with "
+            "the layout built by `gdt.flat_layout(params, groups=fn)` (optax's `multi_transform` "
+            "cannot run on flat buffers: use `gdt.partition`)."
+        )
+    return FlatParams(layout, children)
+
+
+jax.tree_util.register_pytree_with_keys(FlatParams, _flatten_with_keys, _unflatten, _flatten)
 
 
 def is_flat(tree: Any) -> bool:

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gdtransforms._core import _checks
+from gdtransforms._core._flat_params import is_flat, leaf_views
 
 __all__ = [
     "abs_sq",
@@ -82,6 +83,12 @@ def global_norm(updates: Any) -> jax.Array:
     Returns:
       A scalar array.
     """
+    if is_flat(updates) and all(hasattr(b, "shape") for b in updates.buffers):
+        # Leaf by leaf, in tree order, as on the tree: one sum per buffer
+        # would add in another order and differ in the last bit, which
+        # training then amplifies (1e-4 in the params after 200 steps).
+        # The slices fuse into the reductions: no copies.
+        updates = leaf_views(updates)
     squares = jax.tree.map(lambda x: jnp.sum(abs_sq(x)), updates)
     return jnp.sqrt(jax.tree.reduce(operator.add, squares, initializer=0))
 

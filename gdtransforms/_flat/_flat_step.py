@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+from jax.ad_checkpoint import checkpoint_name
 
 from gdtransforms._core import _checks
 from gdtransforms._core._base import with_extra_args_support
@@ -18,6 +19,14 @@ from gdtransforms._core._flat_params import is_flat, leaf_views
 from gdtransforms._core._update import apply_updates
 
 __all__ = ["make_train_step"]
+
+_VIEW_NAME = "gdt_flat_view"
+_SAVE_ALL_BUT_VIEWS = jax.checkpoint_policies.save_anything_except_these_names(_VIEW_NAME)
+
+
+def _recomputed_views(flat: Any) -> Any:
+    """Leaf views of ``flat``, named so that the backward pass recomputes them."""
+    return jax.tree.map(lambda x: checkpoint_name(x, _VIEW_NAME), leaf_views(flat))
 
 
 def make_train_step(
@@ -71,7 +80,14 @@ def make_train_step(
 
     def step(params, opt_state, *args, **kwargs):
         def objective(p):
-            return loss_fn(leaf_views(p) if is_flat(p) else p, *args, **kwargs)
+            return loss_fn(_recomputed_views(p) if is_flat(p) else p, *args, **kwargs)
+
+        if is_flat(params):
+            # The views are slices of the buffers; XLA copies a slice that feeds
+            # a matmul. Saved for the backward pass, those copies are a second
+            # float32 copy of the weights alive from the forward to the
+            # backward pass; recomputed there, they live only briefly.
+            objective = jax.checkpoint(objective, policy=_SAVE_ALL_BUT_VIEWS)
 
         if has_aux:
             (loss, aux), grads = jax.value_and_grad(objective, has_aux=True)(params)

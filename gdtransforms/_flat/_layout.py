@@ -68,10 +68,12 @@ class FlatLayout:
         # Rebuilt through __init__, so the hash is recomputed in the new process.
         return FlatLayout, (self.treedef, self.slots, self.group_keys)
 
-    def __eq__(self, other: object) -> bool:
+    def __eq__(self, other: object) -> Any:
         if self is other:
             return True
-        return isinstance(other, FlatLayout) and self._hash == other._hash and self._key == other._key
+        if not isinstance(other, FlatLayout):
+            return NotImplemented  # A per-buffer mask's static part compares itself.
+        return self._hash == other._hash and self._key == other._key
 
     def __repr__(self) -> str:
         groups = ", ".join(
@@ -280,6 +282,35 @@ def _static_value(v: Any) -> Hashable:
     return v
 
 
+_FILTER_HINT = (
+    "The flat path holds trainable floating-point params only: split them from the rest of the "
+    "model state first, e.g. `graphdef, params, rest = nnx.split(model, nnx.Param, ...)` "
+    "(flax.nnx), `params, static = eqx.partition(model, eqx.is_inexact_array)` (equinox), or "
+    "`jax.tree.map(lambda x: x if jnp.issubdtype(x.dtype, jnp.inexact) else None, tree)`."
+)
+
+
+def _leaf_dtype(path: str, leaf: Any) -> np.dtype:
+    """The dtype of a leaf the flat path can hold; raises naming the leaf otherwise."""
+    dtype = getattr(leaf, "dtype", None)
+    if dtype is None:
+        raise TypeError(
+            f"flat_layout: leaf at {path} is a {type(leaf).__name__}; expected arrays "
+            f"(or jax.ShapeDtypeStruct). {_FILTER_HINT}"
+        )
+    if jax.dtypes.issubdtype(dtype, jax.dtypes.extended):  # PRNG keys (nnx.Rngs, dropout state).
+        raise TypeError(
+            f"flat_layout: leaf at {path} is a {dtype} array (a PRNG key, say), not a parameter. {_FILTER_HINT}"
+        )
+    dtype = np.dtype(dtype)
+    if not jnp.issubdtype(dtype, jnp.inexact):
+        raise TypeError(
+            f"flat_layout: leaf at {path} has dtype {dtype.name}; only floating-point (or complex) "
+            f"leaves can be optimized (an int counter or a bool flag is state, not a parameter). {_FILTER_HINT}"
+        )
+    return dtype
+
+
 def flat_layout(params: Any, *, groups: Any = None) -> FlatLayout:
     """The :class:`FlatLayout` of a parameter tree.
 
@@ -306,13 +337,7 @@ def flat_layout(params: Any, *, groups: Any = None) -> FlatLayout:
         raise ValueError("flat_layout: `params` has no leaves")
     paths = [_checks.path_str(p) for p, _ in path_leaves]
     leaves = [leaf for _, leaf in path_leaves]
-    dtypes = []
-    for path, leaf in zip(paths, leaves):
-        if not hasattr(leaf, "dtype"):
-            raise TypeError(
-                f"flat_layout: leaf at {path} is a {type(leaf).__name__}; expected arrays (or jax.ShapeDtypeStruct)"
-            )
-        dtypes.append(np.dtype(leaf.dtype))
+    dtypes = [_leaf_dtype(path, leaf) for path, leaf in zip(paths, leaves)]
     labels: list[Hashable] = (
         [None] * len(leaves)
         if groups is None

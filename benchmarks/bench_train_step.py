@@ -1,0 +1,329 @@
+"""Train steps users run: optax against gdt (tree) and gdt (flat), end to end.
+
+Models, in plain JAX:
+  * ``gpt``: a GPT-style decoder (pre-LayerNorm, causal attention, GELU MLP),
+    byte vocabulary, context 128, trained on Python standard-library source.
+  * ``mlp``: 784-512-512-10 on random data.
+  * ``cnn``: two 3x3 convolutions and a dense head on random 28x28 images.
+
+Optimizer: ``clip_by_global_norm(1.0)`` then AdamW with warmup-cosine and
+weight decay on matrices only (``mask=ndim > 1``); the flat layout is grouped
+by that mask. Each contender is compiled, then the contenders run in
+alternating rounds (who goes first rotates) and the tables print medians and
+the same-run ratio ``optax time / contender time`` (above 1: faster than optax).
+
+Columns: compile of the full step (lower + compile, fresh function each
+round), full step (forward, backward, update, params and state donated),
+optimizer only (update + apply on fixed gradients, donated), peak memory of
+the full step per XLA's ``memory_analysis`` (arguments + outputs - donated +
+temporaries), and agreement after the steps (max |param difference|).
+
+    python benchmarks/bench_train_step.py [--quick] [--layers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+_ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(_ROOT))
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
+
+import gdtransforms as gdt  # noqa: E402
+
+# -- Data ------------------------------------------------------------------------
+
+
+def stdlib_bytes(limit: int = 4_000_000) -> np.ndarray:
+    """Python standard-library source as bytes (a deterministic file order)."""
+    root = pathlib.Path(pathlib.__file__).parent
+    chunks, total = [], 0
+    for path in sorted(root.glob("*.py")):
+        data = path.read_bytes()
+        chunks.append(data)
+        total += len(data)
+        if total >= limit:
+            break
+    return np.frombuffer(b"".join(chunks), dtype=np.uint8)
+
+
+def text_batches(data: np.ndarray, batch: int, ctx: int, count: int, seed: int = 0) -> list[jax.Array]:
+    rng = np.random.default_rng(seed)
+    starts = rng.integers(0, len(data) - ctx - 1, size=(count, batch))
+    return [jnp.asarray(np.stack([data[s : s + ctx + 1] for s in row]).astype(np.int32)) for row in starts]
+
+
+# -- Models ------------------------------------------------------------------------
+
+
+def _dense(key: jax.Array, n_in: int, n_out: int) -> dict:
+    return {"w": jax.random.normal(key, (n_in, n_out)) * (n_in**-0.5), "b": jnp.zeros(n_out)}
+
+
+def _layer_norm(x: jax.Array, p: dict) -> jax.Array:
+    mu = x.mean(-1, keepdims=True)
+    var = ((x - mu) ** 2).mean(-1, keepdims=True)
+    return (x - mu) * jax.lax.rsqrt(var + 1e-5) * p["scale"] + p["bias"]
+
+
+def gpt_init(key: jax.Array, layers: int, d: int, ctx: int, vocab: int = 256) -> dict:
+    keys = jax.random.split(key, 3 + layers)
+    ln = lambda: {"scale": jnp.ones(d), "bias": jnp.zeros(d)}  # noqa: E731
+    blocks = []
+    for k in keys[3:]:
+        k1, k2, k3, k4 = jax.random.split(k, 4)
+        blocks.append(
+            {
+                "ln1": ln(),
+                "qkv": _dense(k1, d, 3 * d),
+                "proj": _dense(k2, d, d),
+                "ln2": ln(),
+                "fc": _dense(k3, d, 4 * d),
+                "out": _dense(k4, 4 * d, d),
+            }
+        )
+    return {
+        "embed": jax.random.normal(keys[0], (vocab, d)) * 0.02,
+        "pos": jax.random.normal(keys[1], (ctx, d)) * 0.02,
+        "blocks": blocks,
+        "ln_f": ln(),
+        "head": _dense(keys[2], d, vocab),
+    }
+
+
+def gpt_loss(params: dict, tokens: jax.Array, heads: int = 4) -> jax.Array:
+    x_tok, y = tokens[:, :-1], tokens[:, 1:]
+    b, t = x_tok.shape
+    x = params["embed"][x_tok] + params["pos"][:t]
+    d = x.shape[-1]
+    causal = jnp.tril(jnp.ones((t, t), bool))
+    for blk in params["blocks"]:
+        h = _layer_norm(x, blk["ln1"])
+        qkv = h @ blk["qkv"]["w"] + blk["qkv"]["b"]
+        q, k, v = (z.reshape(b, t, heads, d // heads) for z in jnp.split(qkv, 3, axis=-1))
+        att = jnp.einsum("bqhd,bkhd->bhqk", q, k) / np.sqrt(d // heads)
+        att = jax.nn.softmax(jnp.where(causal, att, -1e9), axis=-1)
+        h = jnp.einsum("bhqk,bkhd->bqhd", att, v).reshape(b, t, d)
+        x = x + h @ blk["proj"]["w"] + blk["proj"]["b"]
+        h = _layer_norm(x, blk["ln2"])
+        h = jax.nn.gelu(h @ blk["fc"]["w"] + blk["fc"]["b"])
+        x = x + h @ blk["out"]["w"] + blk["out"]["b"]
+    logits = _layer_norm(x, params["ln_f"]) @ params["head"]["w"] + params["head"]["b"]
+    return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+
+def mlp_init(key: jax.Array) -> dict:
+    k = jax.random.split(key, 3)
+    return {"l1": _dense(k[0], 784, 512), "l2": _dense(k[1], 512, 512), "l3": _dense(k[2], 512, 10)}
+
+
+def mlp_loss(params: dict, batch: tuple[jax.Array, jax.Array]) -> jax.Array:
+    x, y = batch
+    x = jax.nn.relu(x @ params["l1"]["w"] + params["l1"]["b"])
+    x = jax.nn.relu(x @ params["l2"]["w"] + params["l2"]["b"])
+    logits = x @ params["l3"]["w"] + params["l3"]["b"]
+    return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+
+def cnn_init(key: jax.Array) -> dict:
+    k = jax.random.split(key, 3)
+    return {
+        "c1": {"w": jax.random.normal(k[0], (3, 3, 1, 16)) / 3, "b": jnp.zeros(16)},
+        "c2": {"w": jax.random.normal(k[1], (3, 3, 16, 32)) / 12, "b": jnp.zeros(32)},
+        "head": _dense(k[2], 7 * 7 * 32, 10),
+    }
+
+
+def cnn_loss(params: dict, batch: tuple[jax.Array, jax.Array]) -> jax.Array:
+    x, y = batch
+    for name in ("c1", "c2"):
+        dims = ("NHWC", "HWIO", "NHWC")
+        x = jax.lax.conv_general_dilated(x, params[name]["w"], (1, 1), "SAME", dimension_numbers=dims)
+        x = jax.nn.relu(x + params[name]["b"])
+        x = jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+    logits = x.reshape(x.shape[0], -1) @ params["head"]["w"] + params["head"]["b"]
+    return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+
+def image_batches(shape: tuple[int, ...], count: int, batch: int, seed: int = 0) -> list[tuple[jax.Array, jax.Array]]:
+    rng = np.random.default_rng(seed)
+    return [
+        (jnp.asarray(rng.normal(size=(batch, *shape)), jnp.float32), jnp.asarray(rng.integers(0, 10, batch)))
+        for _ in range(count)
+    ]
+
+
+# -- Optimizers and contenders --------------------------------------------------------
+
+
+def is_matrix(params: Any) -> Any:
+    return jax.tree.map(lambda x: x.ndim > 1, params)
+
+
+def make_opt(lib: Any) -> Any:
+    sched = lib.warmup_cosine_decay_schedule(0.0, 3e-4, 10, 1000, 3e-5)
+    return lib.chain(lib.clip_by_global_norm(1.0), lib.adamw(sched, weight_decay=0.1, mask=is_matrix))
+
+
+def full_step(loss_fn: Callable, lib: str) -> Callable:
+    """A fresh jitted, donated train step for ``lib`` (``optax`` or ``gdt``)."""
+    if lib == "gdt":
+        return gdt.make_train_step(loss_fn, make_opt(gdt))
+    opt = make_opt(optax)
+
+    def step(params, state, batch):
+        loss, grads = jax.value_and_grad(loss_fn)(params, batch)
+        updates, state = opt.update(grads, state, params)
+        return optax.apply_updates(params, updates), state, loss
+
+    return jax.jit(step, donate_argnums=(0, 1))
+
+
+def opt_step(lib: str) -> Callable:
+    opt = make_opt(gdt if lib == "gdt" else optax)
+    apply = gdt.apply_updates if lib == "gdt" else optax.apply_updates
+
+    def step(params, state, grads):
+        updates, state = opt.update(grads, state, params)
+        return apply(params, updates), state
+
+    return jax.jit(step, donate_argnums=(0, 1))
+
+
+CONTENDERS = ("optax", "gdt tree", "gdt flat")
+
+
+def start_params(params: Any, name: str) -> Any:
+    params = jax.tree.map(jnp.copy, params)
+    return gdt.flatten_params(params, groups=is_matrix) if name == "gdt flat" else params
+
+
+def lib_of(name: str) -> str:
+    return "optax" if name == "optax" else "gdt"
+
+
+def peak_mib(compiled: Any) -> float:
+    m = compiled.memory_analysis()
+    return (m.argument_size_in_bytes + m.output_size_in_bytes - m.alias_size_in_bytes + m.temp_size_in_bytes) / 2**20
+
+
+def bench_model(name: str, params: Any, loss_fn: Callable, batches: list, rounds: int, steps: int) -> dict:
+    res: dict[str, dict[str, Any]] = {c: {"compile": [], "step": [], "opt": []} for c in CONTENDERS}
+    states = {}
+    for c in CONTENDERS:
+        p = start_params(params, c)
+        states[c] = [p, make_opt(gdt if lib_of(c) == "gdt" else optax).init(p)]
+    # Compile: a fresh function each round, alternating.
+    compiled = {}
+    for r in range(rounds):
+        for c in CONTENDERS[r % 3 :] + CONTENDERS[: r % 3]:
+            fn = full_step(loss_fn, lib_of(c))
+            t0 = time.perf_counter()
+            compiled[c] = fn.lower(*states[c], batches[0]).compile()
+            res[c]["compile"].append(time.perf_counter() - t0)
+    for c in CONTENDERS:
+        res[c]["peak"] = peak_mib(compiled[c])
+    # Full steps, alternating; the same batches in the same order for everyone.
+    for r in range(rounds):
+        for c in CONTENDERS[r % 3 :] + CONTENDERS[: r % 3]:
+            p, s = states[c]
+            t0 = time.perf_counter()
+            for i in range(steps):
+                p, s, loss = compiled[c](p, s, batches[(r * steps + i) % len(batches)])
+            jax.block_until_ready((p, s))
+            res[c]["step"].append((time.perf_counter() - t0) / steps)
+            states[c] = [p, s]
+    trained = {c: states[c][0].unflatten() if gdt.is_flat(states[c][0]) else states[c][0] for c in CONTENDERS}
+    # Optimizer only, on fixed gradients.
+    grads_tree = jax.grad(loss_fn)(params, batches[0])
+    ostates, ofns = {}, {}
+    for c in CONTENDERS:
+        p = start_params(params, c)
+        g = p.layout.flatten(grads_tree) if gdt.is_flat(p) else grads_tree
+        ostates[c] = [p, make_opt(gdt if lib_of(c) == "gdt" else optax).init(p), g]
+        ofns[c] = opt_step(lib_of(c)).lower(*ostates[c]).compile()
+    for r in range(rounds):
+        for c in CONTENDERS[r % 3 :] + CONTENDERS[: r % 3]:
+            p, s, g = ostates[c]
+            t0 = time.perf_counter()
+            for _ in range(steps * 4):
+                p, s = ofns[c](p, s, g)
+            jax.block_until_ready((p, s))
+            res[c]["opt"].append((time.perf_counter() - t0) / (steps * 4))
+            ostates[c] = [p, s, g]
+    diff = lambda a, b: max(float(jnp.max(jnp.abs(x - y))) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))  # noqa: E731
+    n_params = sum(x.size for x in jax.tree.leaves(params))
+    return {
+        "model": name,
+        "leaves": len(jax.tree.leaves(params)),
+        "params": n_params,
+        "res": res,
+        "diff_tree_optax": diff(trained["gdt tree"], trained["optax"]),
+        "diff_flat_tree": diff(trained["gdt flat"], trained["gdt tree"]),
+        "steps_run": rounds * steps,
+    }
+
+
+def report(rows: list[dict]) -> None:
+    med = statistics.median
+    print()
+    print("| model | leaves | params | contender | compile s | full step ms | optimizer ms | peak MiB |")
+    print("|---|---:|---:|---|---:|---:|---:|---:|")
+    for row in rows:
+        o = row["res"]["optax"]
+        for c in CONTENDERS:
+            r = row["res"][c]
+            ratio = lambda k: med(o[k]) / med(r[k])  # noqa: E731
+            print(
+                f"| {row['model']} | {row['leaves']} | {row['params'] / 1e6:.2f}M | {c} "
+                f"| {med(r['compile']):.2f} ({ratio('compile'):.2f}x) "
+                f"| {med(r['step']) * 1e3:.2f} ({ratio('step'):.2f}x) "
+                f"| {med(r['opt']) * 1e3:.3f} ({ratio('opt'):.2f}x) "
+                f"| {r['peak']:.1f} |"
+            )
+    print()
+    print("Ratios are optax / contender from the same run (above 1: faster than optax).")
+    for row in rows:
+        print(
+            f"{row['model']}: after {row['steps_run']} steps, max |gdt tree - optax| = {row['diff_tree_optax']:.2e}, "
+            f"max |gdt flat - gdt tree| = {row['diff_flat_tree']:.2e}"
+        )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="small GPT, few rounds (about a minute)")
+    ap.add_argument("--layers", type=int, default=None)
+    ap.add_argument("--models", default="gpt,mlp,cnn")
+    args = ap.parse_args()
+    rounds, steps = (3, 3) if args.quick else (7, 5)
+    layers = args.layers or (2 if args.quick else 6)
+    print(f"jax {jax.__version__}, optax {optax.__version__}, {jax.devices()[0].device_kind}, {platform.machine()}")
+    rows = []
+    key = jax.random.key(0)
+    if "gpt" in args.models:
+        data = stdlib_bytes()
+        batches = text_batches(data, 16, 128, 8)
+        d = 256
+        print(f"gpt: {layers} layers, d_model {d}, context 128, batch 16, {len(data) / 1e6:.1f} MB of stdlib source")
+        rows.append(bench_model(f"gpt-{layers}L", gpt_init(key, layers, d, 128), gpt_loss, batches, rounds, steps))
+    if "mlp" in args.models:
+        rows.append(bench_model("mlp", mlp_init(key), mlp_loss, image_batches((784,), 8, 128), rounds, steps))
+    if "cnn" in args.models:
+        rows.append(bench_model("cnn", cnn_init(key), cnn_loss, image_batches((28, 28, 1), 8, 64), rounds, steps))
+    report(rows)
+
+
+if __name__ == "__main__":
+    main()
