@@ -29,7 +29,9 @@ from gdtransforms._core._base import (
     PyTree,
     ScalarOrSchedule,
     Schedule,
+    StatefulSchedule,
     TransformInitFn,
+    TransformUpdateExtraArgsFn,
     TransformUpdateFn,
     Updates,
     identity,
@@ -105,6 +107,7 @@ from gdtransforms._schedules._inject import (
     WrappedSchedule,
     WrappedScheduleState,
     inject_hyperparams,
+    inject_stateful_hyperparams,
 )
 from gdtransforms._schedules._schedules_extra import (
     cosine_warm_restarts_schedule,
@@ -288,6 +291,9 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "StatefulSchedule",
+    "TransformUpdateExtraArgsFn",
+    "inject_stateful_hyperparams",
     # -- optax's namespaces, and the toolkit (loaded on first use).
     "assignment",
     "contrib",

@@ -41,6 +41,23 @@ class TransformUpdateFn(Protocol):
     ) -> tuple[Updates, OptState]: ...
 
 
+# The update of a transformation that takes extra arguments: the same call as
+# TransformUpdateFn (every gdtransforms update accepts ``**extra_args``).
+TransformUpdateExtraArgsFn = TransformUpdateFn
+
+
+class StatefulSchedule(Protocol):
+    """A schedule with state: ``init() -> state``, ``update(state, **extra_args) -> state``,
+    ``__call__(state, **extra_args) -> value`` (what ``inject_hyperparams`` accepts besides
+    plain functions of the step count)."""
+
+    def init(self) -> Any: ...
+
+    def update(self, state: Any, **extra_args: Any) -> Any: ...
+
+    def __call__(self, state: Any, **extra_args: Any) -> Any: ...
+
+
 class GradientTransformation(NamedTuple):
     """A pair of pure functions ``(init, update)``.
 

@@ -63,6 +63,7 @@ __all__ = [
     "describe_state",
     "first_prefix_difference",
     "is_deferred",
+    "is_tracer",
     "path_str",
     "qualified_name",
 ]
@@ -76,7 +77,12 @@ def is_deferred(value: Any) -> bool:
     package's one test for a traced value: use it, not ``isinstance(x,
     jax.core.Tracer)``. Only its shape and dtype are known before the step runs.
     """
-    return isinstance(value, jax.core.Tracer) or bool(getattr(type(value), "_deferred_value", False))
+    return is_tracer(value) or bool(getattr(type(value), "_deferred_value", False))
+
+
+def is_tracer(value: Any) -> bool:
+    """Whether ``value`` is a JAX tracer (inside ``jit``, ``vmap`` or ``grad``)."""
+    return isinstance(value, jax.core.Tracer)
 
 
 def _prefix(where: str) -> str:

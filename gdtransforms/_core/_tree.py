@@ -170,4 +170,4 @@ def abs_sq(x: jax.Array) -> jax.Array:
 
 def is_eager(*trees: Any) -> bool:
     """Whether no leaf of ``trees`` is a tracer: the call runs outside ``jit``, ``vmap`` and ``grad``."""
-    return not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(trees))
+    return not any(_checks.is_tracer(leaf) for leaf in jax.tree.leaves(trees))

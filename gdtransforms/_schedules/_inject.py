@@ -410,3 +410,8 @@ def inject_hyperparams(
         return GradientTransformation(injected.init, injected.update)
 
     return wrapped_factory
+
+
+# optax keeps two names; gdtransforms' inject_hyperparams already takes stateful
+# schedules and always returns an InjectStatefulHyperparamsState.
+inject_stateful_hyperparams = inject_hyperparams

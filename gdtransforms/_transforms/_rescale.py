@@ -27,7 +27,9 @@ def add_scaled_params(coefficient: ScalarOrSchedule) -> GradientTransformation:
     Returns:
       A :class:`GradientTransformation`; its ``update`` needs ``params``.
     """
-    _checks.check_in_range("coefficient", coefficient, -float("inf"), float("inf"), low_closed=False, high_closed=False)
+    _checks.check_in_range(
+        "coefficient", coefficient, -float("inf"), float("inf"), low_closed=False, high_closed=False, schedule=True
+    )
     scheduled = callable(coefficient)
 
     def init_fn(params):

@@ -84,8 +84,8 @@ def scale_by_ademamix(
     """
     _checks.check_decay("b1", b1)
     _checks.check_decay("b2", b2)
-    _checks.check_decay("b3", b3)
-    _checks.check_non_negative("alpha", alpha)
+    _checks.check_decay("b3", b3, schedule=True)
+    _checks.check_non_negative("alpha", alpha, schedule=True)
     _checks.check_eps_pair(eps, eps_root)
     mu_dtype = _checks.check_float_dtype("mu_dtype", mu_dtype)
 
@@ -208,7 +208,7 @@ def scale_by_simplified_ademamix(
     """
     _checks.check_decay("b1", b1)
     _checks.check_decay("b2", b2)
-    _checks.check_non_negative("alpha", alpha)
+    _checks.check_non_negative("alpha", alpha, schedule=True)
     _checks.check_eps_pair(eps, eps_root)
 
     def init_fn(params):

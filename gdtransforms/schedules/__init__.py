@@ -1,6 +1,6 @@
 """Learning-rate schedules and live hyperparameters (optax.schedules' twin)."""
 
-from gdtransforms._core._base import Schedule
+from gdtransforms._core._base import Schedule, StatefulSchedule
 from gdtransforms._schedules._decay import (
     constant_schedule,
     cosine_decay_schedule,
@@ -16,6 +16,7 @@ from gdtransforms._schedules._inject import (
     WrappedSchedule,
     WrappedScheduleState,
     inject_hyperparams,
+    inject_stateful_hyperparams,
 )
 from gdtransforms._schedules._schedules_extra import (
     cosine_warm_restarts_schedule,
@@ -38,6 +39,7 @@ __all__ = [
     "InjectHyperparamsState",
     "InjectStatefulHyperparamsState",
     "Schedule",
+    "StatefulSchedule",
     "WrappedSchedule",
     "WrappedScheduleState",
     "constant_schedule",
@@ -48,6 +50,7 @@ __all__ = [
     "epoch_schedule",
     "exponential_decay",
     "inject_hyperparams",
+    "inject_stateful_hyperparams",
     "inverse_sqrt_decay",
     "inverse_time_decay",
     "join_schedules",

@@ -32,7 +32,7 @@ NAMESPACES = [
     "assignment",
 ]
 # The count may only grow; raise it as names are added.
-MINIMUM_PATHS = 226
+MINIMUM_PATHS = 460
 
 
 def _public(module: types.ModuleType) -> list[str]:
