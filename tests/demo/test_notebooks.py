@@ -41,7 +41,7 @@ NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 
 def test_one_notebook_per_topic_listed_in_the_readme():
     numbers = [s.stem[:2] for s in SOURCES]
-    assert numbers == [f"{i:02d}" for i in range(1, 10)], numbers
+    assert numbers == [f"{i:02d}" for i in range(1, 11)], numbers
     assert [build.notebook_path(s) for s in SOURCES] == NOTEBOOKS
     readme = (ROOT / "README.md").read_text()
     section = readme[readme.index("\n## Notebooks\n") :]
