@@ -16,7 +16,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gdtransforms._core import _tree
+from gdtransforms._core._tree_math import tree_sq_norm, tree_vdot  # re-exported for contrib
 
 __all__ = ["lowest_dtype", "tree_l1", "tree_sq_norm", "tree_sum_of", "tree_vdot", "wider_scalar_dtype"]
 
@@ -47,23 +47,6 @@ def tree_sum_of(fn: Any, *trees: Any) -> Any:
     """``sum over leaves of fn(*leaves)``, added in tree order from ``0``."""
     parts = jax.tree.leaves(jax.tree.map(fn, *trees))
     return functools.reduce(operator.add, parts, 0)
-
-
-def _dot(a: jax.Array, b: jax.Array) -> jax.Array:
-    a, b = jnp.asarray(a), jnp.asarray(b)
-    if jnp.iscomplexobj(a):
-        a = jnp.conj(a)
-    return jnp.tensordot(a, b, a.ndim, precision=jax.lax.Precision.HIGHEST)
-
-
-def tree_vdot(x: Any, y: Any) -> Any:
-    r"""The inner product :math:`\sum_i \bar x_i y_i` over all leaves."""
-    return tree_sum_of(_dot, x, y)
-
-
-def tree_sq_norm(tree: Any) -> Any:
-    r"""The squared l2 norm :math:`\sum_i |x_i|^2` over all leaves."""
-    return jnp.asarray(tree_sum_of(lambda x: jnp.sum(_tree.abs_sq(x)), tree))
 
 
 def tree_l1(tree: Any) -> Any:
