@@ -85,6 +85,7 @@ from gdtransforms._optimizers._alias_more import (
     polyak_sgd,
 )
 from gdtransforms._optimizers._alias_sign import fromage, lars, rprop, sign_sgd, signum
+from gdtransforms._optimizers._alias_soap import soap
 from gdtransforms._optimizers._alias_structural import adafactor, dpsgd, sm3
 from gdtransforms._optimizers._lbfgs_alias import lbfgs
 from gdtransforms._optimizers._lbfgs_solve import LbfgsMinimizeResult, lbfgs_minimize
@@ -205,6 +206,7 @@ from gdtransforms._transforms._scale import (
 from gdtransforms._transforms._sign import ScaleByLionState, scale_by_lion, scale_by_trust_ratio
 from gdtransforms._transforms._sign_based import ScaleByRpropState, scale_by_rprop, scale_by_sign
 from gdtransforms._transforms._sm3 import ScaleBySM3State, scale_by_sm3
+from gdtransforms._transforms._soap import ScaleBySoapState, scale_by_soap
 from gdtransforms._transforms._step_size import (
     ScaleByDistanceOverGradientsState,
     scale_by_distance_over_gradients,
@@ -572,4 +574,8 @@ __all__ = [
     "sign_sgd",
     "signum",
     "yogi",
+    # -- Beyond optax: SOAP (issue 18).
+    "ScaleBySoapState",
+    "scale_by_soap",
+    "soap",
 ]
