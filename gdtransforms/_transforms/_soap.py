@@ -95,6 +95,33 @@ def _refresh(factors: tuple, bases: tuple, nu: jax.Array) -> tuple[tuple, jax.Ar
     return tuple(new_bases), nu
 
 
+def _first_bases(factors: list, bases: list, nus: list) -> tuple[list, list]:
+    def leaf(fs, qs):
+        return tuple(q if q.shape[0] == 0 else _eigh_basis(f) for f, q in zip(fs, qs))
+
+    return [leaf(fs, qs) for fs, qs in zip(factors, bases)], nus
+
+
+def _refreshed_bases(factors: list, bases: list, nus: list) -> tuple[list, list]:
+    pairs = [_refresh(fs, qs, nu) for fs, qs, nu in zip(factors, bases, nus)]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def _same_bases(factors: list, bases: list, nus: list) -> tuple[list, list]:
+    del factors
+    return bases, nus
+
+
+@jax.jit
+def _update_bases(branch: jax.Array, factors: list, bases: list, nus: list) -> tuple[list, list]:
+    """The new bases (and second moments) of every leaf: one ``lax.switch`` for the tree.
+
+    Compiled once per tree of shapes, so eager steps reuse it (inlined under an
+    outer ``jit``); it holds no hyperparameter.
+    """
+    return jax.lax.switch(branch, (_first_bases, _refreshed_bases, _same_bases), factors, bases, nus)
+
+
 def scale_by_soap(
     b1: jax.typing.ArrayLike = 0.95,
     b2: jax.typing.ArrayLike = 0.95,
@@ -226,25 +253,8 @@ def scale_by_soap(
                 )
             )
 
-        def first_bases(factors, bases, nus):
-            def leaf(fs, qs):
-                return tuple(q if q.shape[0] == 0 else _eigh_basis(f) for f, q in zip(fs, qs))
-
-            eig = [leaf(fs, qs) for fs, qs in zip(factors, bases)]
-            return eig, nus
-
-        def refreshed_bases(factors, bases, nus):
-            pairs = [_refresh(fs, qs, nu) for fs, qs, nu in zip(factors, bases, nus)]
-            return [p[0] for p in pairs], [p[1] for p in pairs]
-
-        def same_bases(factors, bases, nus):
-            del factors
-            return list(bases), nus
-
         branch = jnp.where(first, _FIRST, jnp.where(refresh, _REFRESH, _KEEP))
-        new_bases, new_nus = jax.lax.switch(
-            branch, (first_bases, refreshed_bases, same_bases), new_factors, old_bases, new_nus
-        )
+        new_bases, new_nus = _update_bases(branch, new_factors, list(old_bases), new_nus)
         unflatten = treedef.unflatten
         new_state = ScaleBySoapState(
             count=count,
