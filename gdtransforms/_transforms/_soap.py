@@ -224,7 +224,8 @@ def scale_by_soap(
         first = count == 1
         step = jnp.maximum(count - 1, 1)  # Adam's step count s (the first call is no step)
         refresh = jnp.logical_and(count > 1, (count - 1) % precondition_frequency == 0)
-        step_size = jnp.sqrt(bias_correction_factor(b2, step)) / bias_correction_factor(b1, step)
+        # The first call makes no step (its size is 0).
+        step_size = jnp.where(first, 0.0, jnp.sqrt(bias_correction_factor(b2, step)) / bias_correction_factor(b1, step))
 
         treedef = jax.tree.structure(updates)
         grads = treedef.flatten_up_to(updates)
@@ -242,7 +243,7 @@ def scale_by_soap(
             direction = _project(_project(mu_new, bases) / (jnp.sqrt(nu_new) + eps), bases, back=True)
             if normalize_grads:
                 direction = direction / (1e-30 + jnp.sqrt(jnp.mean(jnp.square(direction))))
-            u = jnp.where(first, jnp.zeros_like(direction), step_size.astype(wide) * direction)
+            u = step_size.astype(wide) * direction
             new_updates.append(u.astype(_tree.update_dtype(g.dtype, mu.dtype)))
             new_mus.append(jnp.where(first, mu, mu_new.astype(mu.dtype)))
             new_nus.append(jnp.where(first, nu, nu_new.astype(nu.dtype)))
