@@ -84,7 +84,7 @@ def soap(
       >>> float(jnp.abs(updates).max())
       0.0
       >>> updates, state = opt.update(g, state, w)  # then Adam's first step in that basis
-      >>> [[round(float(u), 4) for u in row] for row in updates]
+      >>> [[round(float(u), 4) + 0.0 for u in row] for row in updates]  # -alpha * sign(g), as in Adam
       [[-0.1, 0.0], [0.0, 0.1]]
 
     References:
