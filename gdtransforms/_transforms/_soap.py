@@ -197,6 +197,9 @@ def scale_by_soap(
 
     def init_fn(params):
         _checks.check_params(params, "scale_by_soap")
+        complex_leaf = next((p for p in jax.tree.leaves(params) if jnp.iscomplexobj(p)), None)
+        if complex_leaf is not None:
+            raise TypeError(f"scale_by_soap.init: params must be real, got a leaf of dtype {complex_leaf.dtype}")
 
         def leaf_factors(p):
             dtype = _factor_dtype(p.dtype)

@@ -237,6 +237,19 @@ def test_bad_arguments_name_the_argument(kwargs, error, name):
         gdt.scale_by_soap(**kwargs)
 
 
+def test_normalize_grads_divides_each_leaf_by_its_rms():
+    g = {"w": jnp.asarray(PARAMS["w"], jnp.float32), "b": jnp.array([1.0, -3.0])}
+    out = {}
+    for normalize in (False, True):
+        tx = gdt.scale_by_soap(normalize_grads=normalize)
+        _, state = tx.update(g, tx.init(g))
+        out[normalize], _ = tx.update(g, state)
+    step_size = np.sqrt(0.05) / 0.05  # sqrt(1 - b2) / (1 - b1) at the first step
+    for k, u in out[False].items():
+        u = np.asarray(u, np.float64)
+        np.testing.assert_allclose(out[True][k], step_size * u / np.sqrt(np.mean(u**2)), rtol=1e-5)
+
+
 def test_mismatched_updates_and_bad_params_are_refused():
     tx = gdt.scale_by_soap()
     state = tx.init({"w": jnp.zeros((2, 2))})
@@ -244,3 +257,5 @@ def test_mismatched_updates_and_bad_params_are_refused():
         tx.update({"x": jnp.zeros((2, 2))}, state)
     with pytest.raises((ValueError, TypeError), match="params"):
         tx.init({"w": jnp.zeros((2, 2), jnp.int32)})
+    with pytest.raises(TypeError, match="real"):
+        tx.init({"w": jnp.zeros((2, 2), jnp.complex64)})
