@@ -27,6 +27,8 @@ class ScaleBySoapState(NamedTuple):
     ``preconditioners`` and ``eigenbases`` hold, for every leaf, a tuple with
     one entry per axis: a ``(d, d)`` matrix for a preconditioned axis of size
     ``d`` and a ``(0, 0)`` placeholder for an axis left in its own basis.
+    ``mu`` and ``nu`` have the params' shapes and take their sharding
+    (:func:`gdtransforms.state_shardings`); the factors and bases are replicated.
     """
 
     count: jax.Array  # type: ignore[assignment]  # int32 scalar: calls of update
