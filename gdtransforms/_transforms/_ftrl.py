@@ -141,7 +141,7 @@ def scale_by_ftrl(
         two_shrink = 2 * l2_shrinkage_regularization_strength
 
         def root(x):
-            """``x ** power``: a square root at the default power (cheaper, and 3x quicker to compile)."""
+            """``x ** power``: a square root at the default power (cheaper than a power, as in TF's kernel)."""
             if not _checks.is_deferred(power):
                 return jnp.sqrt(x) if float(power) == 0.5 else x**power
             return jnp.where(power == 0.5, jnp.sqrt(x), x**power)  # an injected power

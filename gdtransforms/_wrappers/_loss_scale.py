@@ -85,7 +85,9 @@ def dynamic_loss_scaling(
     ``period``: an overflow halves the scale and costs one step, and a long
     run of good steps tries a larger scale, as Keras' ``LossScaleOptimizer``
     and jmp's ``DynamicLossScale`` do. A skipped step returns zero updates and
-    leaves the inner state exactly as it was.
+    leaves the inner state exactly as it was (the inner update still runs and
+    a select discards its results, as jmp's ``select_tree`` does: one trace of
+    the inner step instead of the two of a ``lax.cond``).
 
     The finiteness test looks at each element (no sum of squares, which
     would overflow float16 itself), and the unscaling divides in float32 and
