@@ -93,6 +93,12 @@ def dynamic_loss_scaling(
     casts back to each gradient's dtype, so neither overflows. Put the wrapper
     outermost: transformations in front of it would see scaled gradients.
 
+    Keep float32 master params and cast them to float16 in the forward pass
+    (Micikevicius et al.): the gradients then arrive in float32, are
+    unscaled without loss and the optimizer state stays float32. With
+    float16 params the unscaled gradients are float16 again, and those below
+    float16's smallest subnormal flush to zero once more.
+
     Compute the loss in float32 where you can (cast the logits up): the
     scale's cotangent enters a float16 loss as a float16 number, which is
     ``inf`` for a scale above 65504; such a step is then skipped and the

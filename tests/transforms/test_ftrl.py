@@ -323,6 +323,7 @@ def test_schedule_is_read_at_the_step_count():
 
 INJECT = {
     "defaults": dict(learning_rate=0.1),
+    "schedule": dict(learning_rate=_schedule, l1_regularization_strength=0.01, beta=0.2),
     "all": dict(CONFIGS["l1_l2"], l2_shrinkage_regularization_strength=0.1, beta=0.3, learning_rate_power=-0.4),
 }
 
