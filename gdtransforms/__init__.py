@@ -77,6 +77,7 @@ from gdtransforms._optimizers._alias_adam import (
     nadamw,
 )
 from gdtransforms._optimizers._alias_adaptive import adabelief, adadelta, adan, novograd, radam, yogi
+from gdtransforms._optimizers._alias_ftrl import ftrl
 from gdtransforms._optimizers._alias_more import (
     noisy_sgd,
     optimistic_adam,
@@ -172,6 +173,7 @@ from gdtransforms._transforms._empty_states import (
     ScaleState,
 )
 from gdtransforms._transforms._factored import FactoredState, scale_by_factored_rms
+from gdtransforms._transforms._ftrl import FtrlState, scale_by_ftrl
 from gdtransforms._transforms._layouts import flatten
 from gdtransforms._transforms._lbfgs import ScaleByLBFGSState, scale_by_lbfgs
 from gdtransforms._transforms._linesearch_backtracking import (
@@ -231,6 +233,12 @@ from gdtransforms._wrappers._conditionality import (
 )
 from gdtransforms._wrappers._finite import ApplyIfFiniteState, ZeroNansState, apply_if_finite, zero_nans
 from gdtransforms._wrappers._lookahead import LookaheadParams, LookaheadState, lookahead
+from gdtransforms._wrappers._loss_scale import (
+    DynamicLossScalingState,
+    current_loss_scale,
+    dynamic_loss_scaling,
+    scale_loss,
+)
 from gdtransforms._wrappers._microbatching import microbatch
 from gdtransforms._wrappers._monitor import (
     MonitorState,
@@ -578,4 +586,12 @@ __all__ = [
     "ScaleBySoapState",
     "scale_by_soap",
     "soap",
+    # -- Ftrl and dynamic loss scaling (issue 18).
+    "DynamicLossScalingState",
+    "FtrlState",
+    "current_loss_scale",
+    "dynamic_loss_scaling",
+    "ftrl",
+    "scale_by_ftrl",
+    "scale_loss",
 ]
