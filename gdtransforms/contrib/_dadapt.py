@@ -9,7 +9,7 @@ import jax.numpy as jnp
 
 from gdtransforms._core import _checks, _tree
 from gdtransforms._core._base import GradientTransformation, ScalarOrSchedule, Updates, require_params
-from gdtransforms.contrib._common import lowest_dtype, tree_l1, tree_vdot
+from gdtransforms.contrib._common import tree_l1, tree_vdot, wider_scalar_dtype
 
 __all__ = ["DAdaptAdamWState", "dadapt_adamw"]
 
@@ -20,8 +20,8 @@ class DAdaptAdamWState(NamedTuple):
     exp_avg: Updates
     exp_avg_sq: Updates
     grad_sum: Updates
-    estim_lr: jax.Array  # scalar, the params' lowest dtype
-    numerator_weighted: jax.Array  # scalar, the params' lowest dtype
+    estim_lr: jax.Array  # scalar, float32 or wider (stable across steps)
+    numerator_weighted: jax.Array  # scalar, float32 or wider (stable across steps)
     count: jax.Array  # type: ignore[assignment]  # int32 scalar
 
 
@@ -57,7 +57,10 @@ def dadapt_adamw(
         u_t = -\frac{m_t}{\sqrt{v_t} + \epsilon} - \lambda_t\, w\, \theta_t
 
     starting from :math:`d_1 =` ``estim_lr0``. The scalars :math:`d, r` are
-    kept in the params' least precise dtype (as optax does).
+    kept in float32 (or wider), whatever the params' dtypes: optax keeps them
+    in the params' least precise dtype at ``init`` and float32 after a step, so
+    its jitted step retraces and ``lax.scan`` refuses the carry
+    (docs/DIFFERENCES.md).
 
     Args:
       learning_rate: :math:`\gamma`, a multiplier of the estimated step (keep it
@@ -93,7 +96,7 @@ def dadapt_adamw(
 
     def init_fn(params):
         _checks.check_params(params, "dadapt_adamw")
-        dtype = lowest_dtype(params)
+        dtype = wider_scalar_dtype(params)
         return DAdaptAdamWState(
             exp_avg=_tree.zeros_like(params),
             exp_avg_sq=_tree.zeros_like(params),
@@ -117,10 +120,11 @@ def dadapt_adamw(
         weighted = jax.tree.map(lambda s, v: s / (jnp.sqrt(v) + eps), state.grad_sum, state.exp_avg_sq)
         inner = tree_vdot(updates, weighted)
 
-        def leaf(g, p, m, v, s):
-            m = beta1 * m + (1 - beta1) * step * g
-            v = beta2 * v + (1 - beta2) * g * g
-            s = root_beta2 * s + (1 - root_beta2) * step * g
+        def leaf(g, p, m0, v0, s0):
+            # Each moment keeps its init dtype (a float32 step must not promote a bfloat16 leaf's).
+            m = (beta1 * m0 + (1 - beta1) * step * g).astype(m0.dtype)
+            v = (beta2 * v0 + (1 - beta2) * g * g).astype(v0.dtype)
+            s = (root_beta2 * s0 + (1 - root_beta2) * step * g).astype(s0.dtype)
             u = -weight_decay * step * p - m / (jnp.sqrt(v) + eps)
             return u, m, v, s
 

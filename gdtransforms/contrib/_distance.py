@@ -19,7 +19,7 @@ from gdtransforms._core._base import (
 from gdtransforms._core._combine import chain
 from gdtransforms._transforms._regularize import add_decayed_weights
 from gdtransforms._transforms._scale import scale_by_learning_rate
-from gdtransforms.contrib._common import lowest_dtype, tree_sq_norm
+from gdtransforms.contrib._common import tree_sq_norm, wider_scalar_dtype
 
 __all__ = ["DoGState", "DoWGState", "dog", "dowg", "scale_by_dog", "scale_by_dowg"]
 
@@ -32,16 +32,16 @@ class DoGState(NamedTuple):
 
     is_init_step: jax.Array  # bool scalar
     init_params: Updates
-    max_dist: jax.Array  # scalar, the params' lowest dtype
-    sum_sq_norm_grads: jax.Array  # scalar, the params' lowest dtype
+    max_dist: jax.Array  # scalar, float32 or wider (stable across steps)
+    sum_sq_norm_grads: jax.Array  # scalar, float32 or wider (stable across steps)
 
 
 class DoWGState(NamedTuple):
     """The start point and DoWG's two running scalars."""
 
     init_params: Updates
-    weighted_sq_norm_grads: jax.Array  # scalar, the params' lowest dtype
-    estim_sq_dist: jax.Array  # scalar, the params' lowest dtype
+    weighted_sq_norm_grads: jax.Array  # scalar, float32 or wider (stable across steps)
+    estim_sq_dist: jax.Array  # scalar, float32 or wider (stable across steps)
 
 
 def _distance_sq(a: Updates, b: Updates) -> jax.Array:
@@ -90,7 +90,7 @@ def scale_by_dog(init_step: InitStep, eps: jax.typing.ArrayLike = 1e-8) -> Gradi
 
     def init_fn(params):
         _checks.check_params(params, "scale_by_dog")
-        dtype = lowest_dtype(params)
+        dtype = wider_scalar_dtype(params)
         if kind == "distance":
             r0 = value
         elif kind == "heuristic":
@@ -196,7 +196,7 @@ def scale_by_dowg(
 
     def init_fn(params):
         _checks.check_params(params, "scale_by_dowg")
-        dtype = lowest_dtype(params)
+        dtype = wider_scalar_dtype(params)
         r0_sq = eps if init_estim_sq_dist is None else init_estim_sq_dist
         return DoWGState(
             init_params=params,

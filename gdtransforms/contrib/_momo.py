@@ -10,7 +10,7 @@ import numpy as np
 
 from gdtransforms._core import _checks, _tree
 from gdtransforms._core._base import GradientTransformation, ScalarOrSchedule, Updates, require_params
-from gdtransforms.contrib._common import lowest_dtype, tree_sq_norm, tree_vdot
+from gdtransforms.contrib._common import tree_sq_norm, tree_vdot, wider_scalar_dtype
 
 __all__ = ["MomoAdamState", "MomoState", "momo", "momo_adam"]
 
@@ -21,7 +21,7 @@ class MomoState(NamedTuple):
     """The gradients' EMA, the loss model's averages (``barf``, ``gamma``), the lower bound."""
 
     exp_avg: Updates
-    barf: jax.Array  # scalar, the params' lowest dtype
+    barf: jax.Array  # scalar, float32 or wider (stable across steps)
     gamma: jax.Array  # scalar
     lb: jax.Array  # scalar
     count: jax.Array  # type: ignore[assignment]  # int32 scalar
@@ -32,7 +32,7 @@ class MomoAdamState(NamedTuple):
 
     exp_avg: Updates
     exp_avg_sq: Updates
-    barf: jax.Array  # scalar, the params' lowest dtype
+    barf: jax.Array  # scalar, float32 or wider (stable across steps)
     gamma: jax.Array  # scalar
     lb: jax.Array  # scalar
     count: jax.Array  # type: ignore[assignment]  # int32 scalar
@@ -101,7 +101,7 @@ def momo(
 
     def init_fn(params):
         _checks.check_params(params, "momo")
-        dtype = lowest_dtype(params)
+        dtype = wider_scalar_dtype(params)
         zero = jnp.zeros([], dtype)
         return MomoState(
             exp_avg=_tree.zeros_like(params),
@@ -198,7 +198,7 @@ def momo_adam(
 
     def init_fn(params):
         _checks.check_params(params, "momo_adam")
-        dtype = lowest_dtype(params)
+        dtype = wider_scalar_dtype(params)
         zero = jnp.zeros([], dtype)
         return MomoAdamState(
             exp_avg=_tree.zeros_like(params),

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 
 from gdtransforms._core import _checks, _tree
 from gdtransforms._core._base import GradientTransformation, ScalarOrSchedule, Updates, require_params
-from gdtransforms.contrib._common import lowest_dtype, tree_l1, tree_vdot
+from gdtransforms.contrib._common import tree_l1, tree_vdot, wider_scalar_dtype
 from gdtransforms.contrib._dadapt import check_betas
 
 __all__ = ["ProdigyState", "prodigy"]
@@ -22,8 +22,8 @@ class ProdigyState(NamedTuple):
     exp_avg_sq: Updates
     grad_sum: Updates
     params0: Updates
-    estim_lr: jax.Array  # scalar, the params' lowest dtype
-    numerator_weighted: jax.Array  # scalar, the params' lowest dtype
+    estim_lr: jax.Array  # scalar, float32 or wider (stable across steps)
+    numerator_weighted: jax.Array  # scalar, float32 or wider (stable across steps)
     count: jax.Array  # type: ignore[assignment]  # int32 scalar
 
 
@@ -53,8 +53,10 @@ def prodigy(
     with :math:`d_0 = d_1 =` ``estim_lr0``, :math:`c` = ``estim_lr_coef``
     and :math:`\beta_3 = \sqrt{\beta_2}` by default. ``safeguard_warmup``
     uses :math:`d_t` in place of :math:`\lambda_t` in :math:`s_t` (for
-    warm-up schedules). The scalars :math:`d, r` are kept in the params'
-    least precise dtype (as optax does).
+    warm-up schedules). The scalars :math:`d, r` are kept in float32 (or
+    wider), whatever the params' dtypes: optax keeps them in the params' least
+    precise dtype at ``init`` and float32 after a step, so its jitted step
+    retraces and ``lax.scan`` refuses the carry (docs/DIFFERENCES.md).
 
     Args:
       learning_rate: :math:`\gamma`, a multiplier of the estimated step (keep it
@@ -98,7 +100,7 @@ def prodigy(
 
     def init_fn(params):
         _checks.check_params(params, "prodigy")
-        dtype = lowest_dtype(params)
+        dtype = wider_scalar_dtype(params)
         return ProdigyState(
             exp_avg=_tree.zeros_like(params),
             exp_avg_sq=_tree.zeros_like(params),
@@ -122,11 +124,12 @@ def prodigy(
         inner = tree_vdot(updates, jax.tree.map(lambda p0, p: p0 - p, state.params0, params))
         sum_weight = d if safeguard_warmup else step
 
-        def leaf(g, m, v, s):
+        def leaf(g, m0, v0, s0):
+            # Each moment keeps its init dtype (a float32 d must not promote a bfloat16 leaf's).
             dg = d * g
-            m = beta1 * m + (1 - beta1) * dg
-            v = beta2 * v + (1 - beta2) * dg * dg
-            s = beta3 * s + sum_weight * dg / estim_lr0
+            m = (beta1 * m0 + (1 - beta1) * dg).astype(m0.dtype)
+            v = (beta2 * v0 + (1 - beta2) * dg * dg).astype(v0.dtype)
+            s = (beta3 * s0 + sum_weight * dg / estim_lr0).astype(s0.dtype)
             return m, v, s
 
         m, v, s = _tree.map_unzip(leaf, updates, state.exp_avg, state.exp_avg_sq, state.grad_sum, num_outputs=3)
