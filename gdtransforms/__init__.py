@@ -84,6 +84,7 @@ from gdtransforms._optimizers._alias_more import (
     optimistic_gradient_descent,
     polyak_sgd,
 )
+from gdtransforms._optimizers._alias_shampoo import shampoo
 from gdtransforms._optimizers._alias_sign import fromage, lars, rprop, sign_sgd, signum
 from gdtransforms._optimizers._alias_structural import adafactor, dpsgd, sm3
 from gdtransforms._optimizers._lbfgs_alias import lbfgs
@@ -202,6 +203,7 @@ from gdtransforms._transforms._scale import (
     scale_by_learning_rate,
     scale_by_schedule,
 )
+from gdtransforms._transforms._shampoo import ScaleByShampooState, scale_by_shampoo
 from gdtransforms._transforms._sign import ScaleByLionState, scale_by_lion, scale_by_trust_ratio
 from gdtransforms._transforms._sign_based import ScaleByRpropState, scale_by_rprop, scale_by_sign
 from gdtransforms._transforms._sm3 import ScaleBySM3State, scale_by_sm3
@@ -572,4 +574,8 @@ __all__ = [
     "sign_sgd",
     "signum",
     "yogi",
+    # -- Shampoo (issue 18).
+    "ScaleByShampooState",
+    "scale_by_shampoo",
+    "shampoo",
 ]
