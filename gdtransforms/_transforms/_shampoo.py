@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -12,6 +13,7 @@ from gdtransforms._core import _checks, _tree
 from gdtransforms._core._base import GradientTransformation, Updates
 from gdtransforms._core._flat_params import leafwise
 from gdtransforms._core._moments import bias_correction_factor
+from gdtransforms._transforms._factored import static_int
 from gdtransforms._transforms._shampoo_blocks import BlockLayout
 from gdtransforms._transforms._shampoo_roots import inverse_pth_root
 
@@ -65,9 +67,30 @@ def _graft_name(graft_type: Any) -> str:
     return name
 
 
-def _check_static_ints(**values: Any) -> None:
-    for name, value in values.items():
-        _checks.check_int(name, value, where=_WHERE, traced_ok=False)
+def _maybe(predicate: Any, fn: Callable[[Any], Any], operand: Any, eager: bool, keep: int | None = None) -> Any:
+    """``fn(operand)`` if ``predicate`` else ``operand`` (its item ``keep``): ``lax.cond`` when traced.
+
+    Eagerly a Python ``if``: an eager ``lax.cond`` would compile its branches anew at every step.
+    """
+
+    def unchanged(x: Any) -> Any:
+        return list(x[keep]) if keep is not None else x
+
+    if eager:
+        return fn(operand) if bool(predicate) else unchanged(operand)
+    return lax.cond(predicate, fn, unchanged, operand)
+
+
+def _stacked_roots(
+    stack: jax.Array, old: jax.Array, eps: Any, limit: Any, *, p: int, precision: Any, relative: bool
+) -> jax.Array:
+    """Inverse ``p``-th roots of a stack of matrices; a failed one (NaN or residual >= ``limit``) keeps ``old``."""
+    roots, errors = jax.vmap(lambda m: inverse_pth_root(m, p, eps, precision, relative=relative))(stack)
+    failed = jnp.isnan(errors) | (errors >= limit)
+    return jnp.where(failed[:, None, None], old, roots)
+
+
+_stacked_roots_jit = jax.jit(_stacked_roots, static_argnames=("p", "precision", "relative"))
 
 
 def scale_by_shampoo(
@@ -137,7 +160,9 @@ def scale_by_shampoo(
     members are accepted too.
 
     Args:
-      block_size: the largest block side (a Python int; ``0`` or less: no blocking).
+      block_size: the largest block side (a Python int; ``0``: no blocking). This and the
+        other structural ints fix the state's shapes: under ``inject_hyperparams`` the
+        built value is used (list them in ``static_args`` to change them).
       beta1: momentum :math:`\beta_1` in [0, 1).
       beta2: statistics decay :math:`\beta_2` in [0, 1]; 1 sums them (AdaGrad).
       diagonal_epsilon: :math:`\epsilon_D \ge 0` of the diagonal graft.
@@ -170,15 +195,13 @@ def scale_by_shampoo(
       Anil, Gupta, Koren, Regan and Singer, 2020, Scalable Second Order
       Optimization for Deep Learning, https://arxiv.org/abs/2002.09018
     """
-    _check_static_ints(
-        block_size=block_size,
-        exponent_override=exponent_override,
-        skip_preconditioning_dim_size_gt=skip_preconditioning_dim_size_gt,
-        merge_small_dims_block_size=merge_small_dims_block_size,
-        skip_preconditioning_rank_lt=skip_preconditioning_rank_lt,
+    block_size = static_int("block_size", block_size, 0)
+    exponent_override = static_int("exponent_override", exponent_override, 0)
+    skip_preconditioning_dim_size_gt = static_int(
+        "skip_preconditioning_dim_size_gt", skip_preconditioning_dim_size_gt, 0
     )
-    _checks.check_int("exponent_override", exponent_override, 0, where=_WHERE)
-    _checks.check_int("merge_small_dims_block_size", merge_small_dims_block_size, 1, where=_WHERE)
+    merge_small_dims_block_size = static_int("merge_small_dims_block_size", merge_small_dims_block_size, 1)
+    skip_preconditioning_rank_lt = static_int("skip_preconditioning_rank_lt", skip_preconditioning_rank_lt, 0)
     _checks.check_decay("beta1", beta1, where=_WHERE)
     _checks.check_in_range("beta2", beta2, 0.0, 1.0, where=_WHERE)
     _checks.check_non_negative("diagonal_epsilon", diagonal_epsilon, where=_WHERE)
@@ -223,21 +246,30 @@ def scale_by_shampoo(
             momentum=jax.tree.map(_zeros, params),
         )
 
-    def new_roots(stats: list[jax.Array], old: list[jax.Array], powers: list[int]) -> list[jax.Array]:
+    def new_roots(stats: list[jax.Array], old: list[jax.Array], powers: list[int], eager: bool) -> list[jax.Array]:
         """All roots at once: matrices of one size and power are stacked and vmapped."""
         groups: dict[tuple[int, int], list[int]] = {}
         for i, (s, p) in enumerate(zip(stats, powers)):
             groups.setdefault((s.shape[0], p), []).append(i)
         out: list[Any] = [None] * len(stats)
         for (_, p), idx in groups.items():
-
-            def root(m, p=p):
-                return inverse_pth_root(m, p, matrix_epsilon, precision, relative=relative_matrix_epsilon)
-
-            roots, errors = jax.vmap(root)(jnp.stack([stats[i] for i in idx]))
-            failed = jnp.isnan(errors) | (errors >= inverse_failure_threshold)
+            args = (jnp.stack([stats[i] for i in idx]), jnp.stack([old[i] for i in idx]))
+            if eager:  # compiled once per shape and power, not once per step
+                eps, limit = jnp.float32(matrix_epsilon), jnp.float32(inverse_failure_threshold)
+                roots = _stacked_roots_jit(
+                    *args, eps, limit, p=p, precision=precision, relative=relative_matrix_epsilon
+                )
+            else:
+                roots = _stacked_roots(
+                    *args,
+                    matrix_epsilon,
+                    inverse_failure_threshold,
+                    p=p,
+                    precision=precision,
+                    relative=relative_matrix_epsilon,
+                )
             for j, i in enumerate(idx):
-                out[i] = jnp.where(failed[j], old[i], roots[j])
+                out[i] = roots[j]
         return out
 
     def graft_update(g: jax.Array, v: Any, count: jax.Array, w2: Any) -> tuple[jax.Array, Any]:
@@ -278,10 +310,8 @@ def scale_by_shampoo(
                 out.append([beta2 * s + w2 * gram for s, gram in zip(old, grams)])
             return out
 
-        if _is_python(statistics_compute_steps, 1):
-            stats = updated_stats(stats_in)
-        else:
-            stats = lax.cond(step % statistics_compute_steps == 0, updated_stats, lambda s: s, stats_in)
+        eager = not _checks.is_deferred(step)
+        stats = _maybe(step % statistics_compute_steps == 0, updated_stats, stats_in, eager)
 
         flat_stats = [s for leaf in stats for s in leaf]
         flat_old = [r for leaf in roots_in for r in leaf]
@@ -289,9 +319,7 @@ def scale_by_shampoo(
         if flat_stats:
             # From step 0 on, as the reference: the Shampoo momentum runs before t_0 too.
             compute = step % preconditioning_compute_steps == 0
-            flat_roots = lax.cond(
-                compute, lambda s, o: new_roots(s, o, powers), lambda s, o: list(o), flat_stats, flat_old
-            )
+            flat_roots = _maybe(compute, lambda so: new_roots(*so, powers, eager), (flat_stats, flat_old), eager, 1)
         else:
             flat_roots = []
         roots, k = [], 0
