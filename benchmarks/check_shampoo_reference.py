@@ -16,9 +16,13 @@ Configurations:
 - ``exact``: a 8x12 matrix (block 4: six 4x4 blocks), a vector of 8 (two
   blocks) and a scalar (graft only). Every statistic is 4x4, so the reference
   pads none of them and both compute the same products: iterates agree to
-  float32 rounding (the check asserts rel. diff < 1e-5).
-- ``merged``: a 10x6 matrix, a vector of 7 and a 3x2x5 tensor with the
-  small-dimension merging on (uneven blocks of 4, 3 and 2). The reference pads
+  float32 rounding (asserted < 1e-5).
+- ``merged``: a 10x6 matrix, a vector of 8 and a 3x2x4 tensor with the
+  small-dimension merging on (they become vectors of 60, 8 and 24: blocks of
+  4 only, so again no padding): the stacks of 15 and 6 blocks are fused
+  differently, 5e-5 after 20 steps (asserted < 2e-4).
+- ``uneven``: a 10x6 matrix, a vector of 7 and a 3x2x5 tensor, merged (blocks
+  of 4, 3 and 2). The reference pads
   every statistic to the largest one before its vmapped root, which changes the
   rounding of the ill-conditioned roots (condition ~1e6); the difference is
   reported, not asserted.
@@ -64,10 +68,15 @@ PROBLEMS = {
         dict(best_effort_shape_interpretation=False),
     ),
     "merged": (
+        {"w": rng.standard_normal((10, 6)), "b": rng.standard_normal(8), "t": rng.standard_normal((3, 2, 4))},
+        dict(best_effort_shape_interpretation=True),
+    ),
+    "uneven": (
         {"w": rng.standard_normal((10, 6)), "b": rng.standard_normal(7), "t": rng.standard_normal((3, 2, 5))},
         dict(best_effort_shape_interpretation=True),
     ),
 }
+LIMITS = {"exact": 1e-5, "merged": 2e-4}  # "uneven" is reported only
 COMMON = dict(
     block_size=4,
     beta1=0.9,
@@ -115,8 +124,8 @@ def main() -> None:
                     scale = float(jnp.max(jnp.abs(x[k]))) + 1e-30
                     worst = max(worst, float(jnp.max(jnp.abs(x[k] - y[k]))) / scale)
             print(f"| {name} | {graft.lower()} | {worst:.2e} | {t1 - t0:.1f} | {t2 - t1:.1f} |")
-            if name == "exact":
-                assert worst < 1e-5, (graft, worst)
+            if name in LIMITS:
+                assert worst < LIMITS[name], (name, graft, worst)
     print("ALL OK")
 
 

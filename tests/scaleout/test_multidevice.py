@@ -22,6 +22,7 @@ EXPECTED_CHECKS = {
     "fsdp_sharded_jit.py": 4,
     "muon_fsdp.py": 3,
     "restore_placement.py": 3,
+    "shampoo_sharding.py": 3,
     "zero_and_abstract_init.py": 4,
 }
 
