@@ -82,7 +82,8 @@ def main() -> None:
 
     base = runs["adamw"]
     print(
-        f"MLP {DEPTH}x({WIDTH}x{WIDTH} + bias): {n_params:,} params; {jax.devices()[0].platform}; median of {args.rounds}"
+        f"MLP {DEPTH}x({WIDTH}x{WIDTH} + bias): {n_params:,} params; "
+        f"{jax.devices()[0].platform}; median of {args.rounds} rounds"
     )
     print("| optimizer | step (ms) | x adamw | compile (s) | state (MiB) | x adamw |")
     print("|---|---|---|---|---|---|")

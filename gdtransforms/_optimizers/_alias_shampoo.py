@@ -126,7 +126,8 @@ def shampoo(
       >>> for _ in range(20):
       ...     updates, state = opt.update(jax.grad(f)(w), state, w)
       ...     w = gdt.apply_updates(w, updates)
-      >>> print(f"{float(f(w)):.3f}")
+      >>> print(f"{float(f(w)):.3f}")  # from 6.0
+      0.064
     """
     decay_inside = 0.0 if decoupled_weight_decay else weight_decay
     steps = [
