@@ -226,3 +226,16 @@ def test_statistics_every_other_step_and_shapes():
     _, s2 = tx.update(g, s1)
     assert not np.array_equal(s1.statistics[0], state.statistics[0])  # step 0 updates
     np.testing.assert_array_equal(s2.statistics[0], s1.statistics[0])  # step 1 does not
+
+
+def test_injected_values_changed_at_run_time_are_used():
+    opt = gdt.inject_hyperparams(gdt.shampoo)(**KW)
+    state = opt.init(PARAMS)
+    state.hyperparams["beta1"] = 0.5
+    state.hyperparams["start_preconditioning_step"] = 0
+    u, _ = opt.update(GRADS[0], state, PARAMS)
+    expected_opt = gdt.shampoo(**{**KW, "beta1": 0.5, "start_preconditioning_step": 0})
+    expected, _ = expected_opt.update(GRADS[0], expected_opt.init(PARAMS), PARAMS)
+    assert_trees_close(u, expected, rtol=1e-6, atol=1e-7)
+    plain, _ = gdt.shampoo(**KW).update(GRADS[0], gdt.shampoo(**KW).init(PARAMS), PARAMS)
+    assert not np.allclose(jax.tree.leaves(u)[0], jax.tree.leaves(plain)[0])
