@@ -336,7 +336,7 @@ def scale_by_shampoo(
         outs, diags, dms, ms = [], [], [], []
         for g, layout, r, p, v, dm, m in zip(grads, layouts, roots, p_leaves, diag_in, dm_in, m_in):
             g32 = g.astype(jnp.float32)
-            d, v = graft_update(g32, v, step, w2)
+            d, new_v = graft_update(g32, v, step, w2)
             if layout is None:
                 precond = d
             else:
@@ -349,7 +349,7 @@ def scale_by_shampoo(
             moment = jnp.where(run_shampoo, new_m, new_dm)
             u = w * jnp.where(run_shampoo, s, d) + beta1 * moment if nesterov else moment
             outs.append(u.astype(g.dtype))
-            diags.append(v)
+            diags.append(new_v.astype(v.dtype) if hasattr(v, "dtype") else new_v)  # () without a diagonal graft
             dms.append(new_dm.astype(dm.dtype))
             ms.append(new_m.astype(m.dtype))
 

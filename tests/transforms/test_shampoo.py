@@ -239,3 +239,10 @@ def test_injected_values_changed_at_run_time_are_used():
     assert_trees_close(u, expected, rtol=1e-6, atol=1e-7)
     plain, _ = gdt.shampoo(**KW).update(GRADS[0], gdt.shampoo(**KW).init(PARAMS), PARAMS)
     assert not np.allclose(jax.tree.leaves(u)[0], jax.tree.leaves(plain)[0])
+
+
+def test_state_dtypes_are_stable(plain_jit):
+    first_state = gdt.shampoo(**KW).init(PARAMS)
+    for _, _, state in plain_jit:
+        for a, b in zip(jax.tree.leaves(first_state), jax.tree.leaves(state)):
+            assert a.dtype == b.dtype and a.shape == b.shape
