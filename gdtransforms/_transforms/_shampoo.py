@@ -214,6 +214,8 @@ def scale_by_shampoo(
     if clip_by_scaled_gradient_norm is not None:
         _checks.check_positive("clip_by_scaled_gradient_norm", clip_by_scaled_gradient_norm, where=_WHERE)
     graft = _graft_name(graft_type)
+    if graft == "adam" and _is_python(beta2, 1):
+        raise ValueError(f"{_WHERE}: `beta2` = 1 (sums) has no bias correction; use graft_type='adagrad'")
     merge_limit = merge_small_dims_block_size if best_effort_shape_interpretation else None
 
     def layout_of(shape: tuple[int, ...]) -> BlockLayout | None:

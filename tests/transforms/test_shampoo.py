@@ -139,6 +139,7 @@ def test_matches_a_numpy_transcription():
         (dict(block_size=1.5), TypeError, "block_size"),
         (dict(beta1=1.0), ValueError, "beta1"),
         (dict(beta2=1.5), ValueError, "beta2"),
+        (dict(beta2=1.0), ValueError, "beta2"),  # with the Adam graft
         (dict(matrix_epsilon=-1.0), ValueError, "matrix_epsilon"),
         (dict(graft_type="adamw"), ValueError, "graft_type"),
         (dict(preconditioning_compute_steps=0), ValueError, "preconditioning_compute_steps"),
