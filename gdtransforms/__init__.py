@@ -85,6 +85,7 @@ from gdtransforms._optimizers._alias_more import (
     optimistic_gradient_descent,
     polyak_sgd,
 )
+from gdtransforms._optimizers._alias_shampoo import shampoo
 from gdtransforms._optimizers._alias_sign import fromage, lars, rprop, sign_sgd, signum
 from gdtransforms._optimizers._alias_soap import soap
 from gdtransforms._optimizers._alias_structural import adafactor, dpsgd, sm3
@@ -205,6 +206,7 @@ from gdtransforms._transforms._scale import (
     scale_by_learning_rate,
     scale_by_schedule,
 )
+from gdtransforms._transforms._shampoo import ScaleByShampooState, scale_by_shampoo
 from gdtransforms._transforms._sign import ScaleByLionState, scale_by_lion, scale_by_trust_ratio
 from gdtransforms._transforms._sign_based import ScaleByRpropState, scale_by_rprop, scale_by_sign
 from gdtransforms._transforms._sm3 import ScaleBySM3State, scale_by_sm3
@@ -594,4 +596,8 @@ __all__ = [
     "ftrl",
     "scale_by_ftrl",
     "scale_loss",
+    # -- Shampoo (issue 18).
+    "ScaleByShampooState",
+    "scale_by_shampoo",
+    "shampoo",
 ]

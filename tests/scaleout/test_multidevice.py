@@ -23,6 +23,7 @@ EXPECTED_CHECKS = {
     "muon_fsdp.py": 3,
     "restore_placement.py": 3,
     "soap_sharding.py": 4,
+    "shampoo_sharding.py": 3,
     "zero_and_abstract_init.py": 4,
 }
 
