@@ -77,6 +77,7 @@ from gdtransforms._optimizers._alias_adam import (
     nadamw,
 )
 from gdtransforms._optimizers._alias_adaptive import adabelief, adadelta, adan, novograd, radam, yogi
+from gdtransforms._optimizers._alias_kron import kron
 from gdtransforms._optimizers._alias_more import (
     noisy_sgd,
     optimistic_adam,
@@ -171,6 +172,7 @@ from gdtransforms._transforms._empty_states import (
     ScaleState,
 )
 from gdtransforms._transforms._factored import FactoredState, scale_by_factored_rms
+from gdtransforms._transforms._kron import ScaleByKronState, scale_by_kron
 from gdtransforms._transforms._layouts import flatten
 from gdtransforms._transforms._lbfgs import ScaleByLBFGSState, scale_by_lbfgs
 from gdtransforms._transforms._linesearch_backtracking import (
@@ -572,4 +574,8 @@ __all__ = [
     "sign_sgd",
     "signum",
     "yogi",
+    # -- PSGD Kron.
+    "ScaleByKronState",
+    "kron",
+    "scale_by_kron",
 ]
