@@ -15,7 +15,14 @@ from gdtransforms._core._base import GradientTransformation, Params, Schedule, U
 from gdtransforms._core._flat_params import leafwise
 from gdtransforms._core._moments import bias_correction, update_moment
 from gdtransforms._transforms._factored import static_int
-from gdtransforms._transforms._kron_precond import balance, init_factors, kron_layout, precondition, update_factors
+from gdtransforms._transforms._kron_precond import (
+    balance,
+    branch,
+    init_factors,
+    kron_layout,
+    precondition,
+    update_factors,
+)
 
 __all__ = ["ScaleByKronState", "default_update_probability", "precond_update_prob_schedule", "scale_by_kron"]
 
@@ -250,7 +257,7 @@ def scale_by_kron(
         def refresh(key: jax.Array, factors: list) -> list:
             with _precision(precond_update_precision):
                 key, balance_key = jax.random.split(key)
-                factors = jax.lax.cond(
+                factors = branch(
                     jax.random.uniform(balance_key) < _BALANCE_ODDS,
                     lambda fs: [over(s, balance, f) if len(f) > 1 else f for f, s in zip(fs, scanned)],
                     lambda fs: fs,
@@ -274,7 +281,7 @@ def scale_by_kron(
         counter = _tree.safe_increment(state.update_counter)
         due = counter >= 1 / probability
         counter = jnp.where(due, 0, counter)
-        factors = jax.lax.cond(due, refresh, lambda _, fs: fs, refresh_key, factors)
+        factors = branch(due, refresh, lambda _, fs: fs, refresh_key, factors)
 
         with _precision(precond_grads_precision):
             directions = [

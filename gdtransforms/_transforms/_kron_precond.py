@@ -13,15 +13,19 @@ optimizer (state, momentum, randomness, the update decision).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gdtransforms._core import _checks
+
 __all__ = [
     "KronLayout",
     "balance",
+    "branch",
     "init_factors",
     "kron_layout",
     "precondition",
@@ -129,6 +133,13 @@ def init_factors(shape: tuple[int, ...], dtype: Any, layout: KronLayout, scale: 
     ]
 
 
+def branch(pred: jax.Array, on_true: Callable[..., Any], on_false: Callable[..., Any], *operands: Any) -> Any:
+    """``lax.cond`` when traced; a Python branch when ``pred`` is concrete (eager steps compile no cond)."""
+    if _checks.is_tracer(pred):
+        return jax.lax.cond(pred, on_true, on_false, *operands)
+    return on_true(*operands) if bool(pred) else on_false(*operands)
+
+
 def _spectral_norm_floor(m: jax.Array) -> jax.Array:
     """A cheap lower bound of the spectral norm of the square matrix ``m``.
 
@@ -152,9 +163,9 @@ def _spectral_norm_floor(m: jax.Array) -> jax.Array:
             v = unit @ unit[row].conj()
             return peak * jnp.linalg.norm(unit.conj().T @ (v / jnp.linalg.norm(v)))
 
-        return jax.lax.cond(col_sq[col] > row_sq[row], from_column, from_row)
+        return branch(col_sq[col] > row_sq[row], from_column, from_row)
 
-    return jax.lax.cond(peak > 0, estimate, lambda _: peak, m)
+    return branch(peak > 0, estimate, lambda _: peak, m)
 
 
 def _plus_tiny(x: jax.Array) -> jax.Array:
