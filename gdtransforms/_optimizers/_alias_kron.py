@@ -48,10 +48,19 @@ def kron(
 
     Sharding: the momentum ``mu`` is shaped like the params and is sharded
     like them (``gdt.state_shardings`` gives it each param's sharding); the
-    factors ``Qs_preconditioners``, the counters and the key are replicated.
-    A factor is at most ``max_size_triangular`` squared (a vector beyond), so
-    replicating it costs one small matrix per axis, and each device then
-    updates its own copy with no gather of the factor.
+    factors ``Qs_preconditioners``, the counters and the key are replicated
+    (``gdt.state_shardings`` replicates every leaf that mirrors no param; pass
+    it as ``out_shardings`` to keep them so: with input shardings alone,
+    XLA's propagation may shard a diagonal factor along its param's axis). A
+    factor is at most ``max_size_triangular`` squared (a vector beyond), so a
+    replica costs one small matrix per axis, and each device updates its own
+    copy.
+
+    Schedules, the learning rate's and ``preconditioner_update_probability``'s,
+    are called with the number of updates so far, as everywhere in this
+    library (and as :func:`inject_hyperparams` calls them); psgd-jax calls
+    the probability schedule with that number plus one. The default schedule
+    accounts for it, so the default iterates are psgd-jax's.
 
     Args:
       learning_rate: :math:`\eta`, a number >= 0 or a schedule.
