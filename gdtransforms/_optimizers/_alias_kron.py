@@ -26,7 +26,7 @@ def kron(
     memory_save_mode: str | None = None,
     momentum_into_precond_update: bool = True,
     preconditioner_lr: jax.typing.ArrayLike = 0.1,
-    preconditioner_init_scale: jax.typing.ArrayLike = 1.0,
+    preconditioner_init_scale: jax.typing.ArrayLike | None = 1.0,
     mu_dtype: Any | None = None,
     precond_dtype: Any | None = None,
     precond_update_precision: str | None = "tensorfloat32",
@@ -79,7 +79,8 @@ def kron(
       momentum_into_precond_update: fit the factors to the momentum (else the
         gradient).
       preconditioner_lr: the factors' step size.
-      preconditioner_init_scale: the initial scale of the preconditioner.
+      preconditioner_init_scale: the initial scale of the preconditioner;
+        ``None`` sets it from each param's first gradient.
       mu_dtype: optional dtype of the momentum.
       precond_dtype: optional dtype of the factors.
       precond_update_precision: matmul precision of the factors' update.

@@ -89,6 +89,14 @@ def _precision(name: str | None) -> Any:
     return contextlib.nullcontext() if name is None else jax.default_matmul_precision(name)
 
 
+def _scale_from_first(g: jax.Array, factors: list, first: jax.Array, scanned: bool) -> list:
+    """At the first step, the factors (built at scale 1) times ``(mean |g|^4)^(-1/8)`` shared out per axis."""
+    fourth = jnp.mean(jnp.square(_tree.abs_sq(g.astype(jnp.float32))))
+    scale = jnp.where(fourth > 0, fourth ** (-1 / 8), 1.0)
+    per_axis = scale ** (1 / max(g.ndim - int(scanned), 1))
+    return [jnp.where(first, q * per_axis.astype(q.dtype), q) for q in factors]
+
+
 def _momentum_kept(b1: Any) -> bool:
     plain = getattr(b1, "plain", b1)
     return not (isinstance(plain, (int, float)) and plain == 0)
@@ -102,7 +110,7 @@ def scale_by_kron(
     memory_save_mode: str | None = None,
     momentum_into_precond_update: bool = True,
     preconditioner_lr: jax.typing.ArrayLike = 0.1,
-    preconditioner_init_scale: jax.typing.ArrayLike = 1.0,
+    preconditioner_init_scale: jax.typing.ArrayLike | None = 1.0,
     mu_dtype: Any | None = None,
     precond_dtype: Any | None = None,
     precond_update_precision: str | None = "tensorfloat32",
@@ -146,7 +154,9 @@ def scale_by_kron(
         (else to the raw gradient).
       preconditioner_lr: the factors' step size, >= 0.
       preconditioner_init_scale: > 0; each factor starts at
-        ``scale^(1/k)`` times the identity.
+        ``scale^(1/k)`` times the identity. ``None``: the scale comes from
+        each param's first gradient, :math:`(\overline{|g_1|^4})^{-1/8}`
+        (as PSGD's reference code for PyTorch does; 1 for a zero gradient).
       mu_dtype: optional dtype of the momentum (default: the params').
       precond_dtype: optional dtype of the factors (default float32; a
         scalar param's factor has the param's dtype).
@@ -177,7 +187,8 @@ def scale_by_kron(
         where=where,
     )
     _checks.check_non_negative("preconditioner_lr", preconditioner_lr, where=where)
-    _checks.check_positive("preconditioner_init_scale", preconditioner_init_scale, where=where)
+    if preconditioner_init_scale is not None:
+        _checks.check_positive("preconditioner_init_scale", preconditioner_init_scale, where=where)
     max_size = static_int("max_size_triangular", max_size_triangular, 0)
     min_ndim = static_int("min_ndim_triangular", min_ndim_triangular, 0)
     map_batch = static_int("lax_map_batch_size", lax_map_batch_size, 0)
@@ -214,7 +225,7 @@ def scale_by_kron(
                 shape,
                 precond_dtype or jnp.float32,
                 layout_of(shape),
-                preconditioner_init_scale,
+                1.0 if preconditioner_init_scale is None else preconditioner_init_scale,
                 precond_dtype or p.dtype,
             )
             if scanned:
@@ -242,6 +253,8 @@ def scale_by_kron(
         layouts = [layout_of(tuple(g.shape[1:] if s else g.shape)) for g, s in zip(grads, scanned)]
         count = state.count
         count_inc = _tree.safe_increment(count)
+        if preconditioner_init_scale is None:
+            factors = [_scale_from_first(g, f, count == 0, s) for g, f, s in zip(grads, factors, scanned)]
         if callable(preconditioner_update_probability):
             probability = preconditioner_update_probability(count)
         else:

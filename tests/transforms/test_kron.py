@@ -190,3 +190,21 @@ def test_jit_equals_eager_update_counter_and_key():
     u3, _ = jitted(grads, s2._replace(key=jax.random.PRNGKey(1), update_counter=jnp.int32(2)))
     u4, _ = jitted(grads, s2._replace(update_counter=jnp.int32(2)))
     assert not np.allclose(u3["w"], u4["w"])
+
+
+def test_init_scale_from_the_first_gradient():
+    """``preconditioner_init_scale=None``: the first step equals one built with (mean g^4)^(-1/8)."""
+    params = {"w": jnp.ones((2, 2), jnp.float32)}
+    grads = {"w": jnp.asarray(G_W)}
+    scale = float(np.mean(G_W.astype(np.float64) ** 4) ** (-1 / 8))
+    auto = gdt.scale_by_kron(preconditioner_init_scale=None, preconditioner_update_probability=1.0)
+    fixed = gdt.scale_by_kron(preconditioner_init_scale=scale, preconditioner_update_probability=1.0)
+    u_auto, s_auto = auto.update(grads, auto.init(params))
+    u_fixed, s_fixed = fixed.update(grads, fixed.init(params))
+    for a, b in zip(jax.tree.leaves((u_auto, s_auto)), jax.tree.leaves((u_fixed, s_fixed)), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    # Only the first step rescales: the second one starts from the first's factors.
+    u2_auto, _ = auto.update(grads, s_auto)
+    u2_fixed, _ = fixed.update(grads, s_fixed)
+    np.testing.assert_allclose(u2_auto["w"], u2_fixed["w"], rtol=1e-5, atol=1e-7)
+    assert not np.isclose(scale, 1.0)
