@@ -158,7 +158,8 @@ def scale_by_kron(
         each param's first gradient, :math:`(\overline{|g_1|^4})^{-1/8}`
         (as PSGD's reference code for PyTorch does; 1 for a zero gradient).
       mu_dtype: optional dtype of the momentum (default: the params').
-      precond_dtype: optional dtype of the factors (default float32; a
+      precond_dtype: optional dtype of the factors (default float32, float64
+        with x64 enabled; a
         scalar param's factor has the param's dtype).
       precond_update_precision: matmul precision of the factors' update.
       precond_grads_precision: matmul precision of preconditioning.
@@ -223,7 +224,7 @@ def scale_by_kron(
             shape = tuple(p.shape[1:] if scanned else p.shape)
             qs = init_factors(
                 shape,
-                precond_dtype or jnp.float32,
+                precond_dtype or jax.dtypes.canonicalize_dtype(jnp.float64),
                 layout_of(shape),
                 1.0 if preconditioner_init_scale is None else preconditioner_init_scale,
                 precond_dtype or p.dtype,
