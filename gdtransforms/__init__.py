@@ -78,6 +78,7 @@ from gdtransforms._optimizers._alias_adam import (
 )
 from gdtransforms._optimizers._alias_adaptive import adabelief, adadelta, adan, novograd, radam, yogi
 from gdtransforms._optimizers._alias_ftrl import ftrl
+from gdtransforms._optimizers._alias_kron import kron
 from gdtransforms._optimizers._alias_more import (
     noisy_sgd,
     optimistic_adam,
@@ -175,6 +176,7 @@ from gdtransforms._transforms._empty_states import (
 )
 from gdtransforms._transforms._factored import FactoredState, scale_by_factored_rms
 from gdtransforms._transforms._ftrl import FtrlState, scale_by_ftrl
+from gdtransforms._transforms._kron import ScaleByKronState, scale_by_kron
 from gdtransforms._transforms._layouts import flatten
 from gdtransforms._transforms._lbfgs import ScaleByLBFGSState, scale_by_lbfgs
 from gdtransforms._transforms._linesearch_backtracking import (
@@ -600,4 +602,8 @@ __all__ = [
     "ScaleByShampooState",
     "scale_by_shampoo",
     "shampoo",
+    # -- PSGD Kron.
+    "ScaleByKronState",
+    "kron",
+    "scale_by_kron",
 ]

@@ -20,6 +20,7 @@ SCRIPTS = sorted(
 EXPECTED_CHECKS = {
     "data_parallel.py": 4,
     "fsdp_sharded_jit.py": 4,
+    "kron_sharding.py": 3,
     "muon_fsdp.py": 3,
     "restore_placement.py": 3,
     "soap_sharding.py": 4,
