@@ -1,0 +1,25 @@
+// Render the site's math with the KaTeX copy in docs/assets/katex (no network needed).
+// pymdownx.arithmatex (generic mode) wraps docstring and page math in .arithmatex elements as
+// \( ... \) and \[ ... \]; notebook markdown cells keep Jupyter's $ ... $ and $$ ... $$.
+(function () {
+  var options = {
+    delimiters: [
+      { left: "$$", right: "$$", display: true },
+      { left: "\\[", right: "\\]", display: true },
+      { left: "\\(", right: "\\)", display: false },
+      { left: "$", right: "$", display: false },
+    ],
+    throwOnError: false,
+    errorColor: "#cc0000",
+  };
+  function render(root) {
+    root.querySelectorAll(".arithmatex, .jupyter-wrapper .jp-MarkdownOutput").forEach(function (el) {
+      renderMathInElement(el, options);
+    });
+  }
+  if (typeof document$ !== "undefined") {
+    document$.subscribe(function (doc) { render(doc.body || document.body); });
+  } else {
+    document.addEventListener("DOMContentLoaded", function () { render(document.body); });
+  }
+})();
