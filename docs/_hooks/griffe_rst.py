@@ -32,7 +32,6 @@ import _api_index  # noqa: E402
 log = griffe.logger
 
 
-
 _ROLE = re.compile(r":(class|func|meth|attr|data|mod|obj|exc):`([^`]+)`")
 _MATH_ROLE = re.compile(r":math:`([^`]*)`")
 _MATH_DIRECTIVE = re.compile(r"^(\s*)\.\. math::\s*(.*)$")
@@ -60,8 +59,13 @@ def convert_math(text: str) -> str:
             body.pop()
         while body and not body[0]:
             body.pop(0)
-        # one display block; blank lines inside would end arithmatex's block
-        out += [f"{indent}$$", *[f"{indent}{line}" for line in body if line], f"{indent}$$", ""]
+        body = [line for line in body if line]  # one display block: a blank line would end it
+        tex = "\n".join(body)
+        if "\\begin{" not in tex and ("&" in tex or "\\\\" in tex):
+            # as Sphinx does, several lines of one formula are set together (aligned at & if any)
+            env = "aligned" if "&" in tex else "gathered"
+            body = [f"\\begin{{{env}}}", *body, f"\\end{{{env}}}"]
+        out += [f"{indent}$$", *[f"{indent}{line}" for line in body], f"{indent}$$", ""]
     return _MATH_ROLE.sub(lambda m: f"${m.group(1).strip()}$", "\n".join(out))
 
 

@@ -67,7 +67,7 @@ def on_config(config: Any) -> Any:
     for i, item in enumerate(nav):
         if not isinstance(item, dict):
             continue
-        (title, value), = item.items()
+        ((title, value),) = item.items()
         if value == "api/index.md":
             nav[i] = {title: ["api/index.md"] + [{t: f"api/{k}/index.md"} for k, t, _ in _api_index.GROUPS]}
         elif value == "notebooks/index.md":
@@ -128,7 +128,8 @@ def _check_every_path_has_a_page(index: _api_index.Index, files: Files) -> None:
 
 def _object_page(page: _api_index.Page) -> str:
     others = [p for p in page.paths if p != page.ident]
-    lines = [f"# {page.short}", ""]
+    # an object's own page ranks above pages that merely mention it (search for "adamw" finds adamw first)
+    lines = ["---", "search:", "  boost: 4", "---", "", f"# {page.short}", ""]
     if others:
         lines += ["Also available as " + ", ".join(f"`{p}`" for p in others) + ".", ""]
     lines += [f"::: {page.ident}", ""]

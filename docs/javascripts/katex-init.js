@@ -13,7 +13,8 @@
     errorColor: "#cc0000",
   };
   function render(root) {
-    root.querySelectorAll(".arithmatex, .jupyter-wrapper .jp-MarkdownOutput").forEach(function (el) {
+    var selector = ".arithmatex, .jupyter-wrapper .jp-MarkdownOutput, .md-sidebar--secondary .md-nav__link";
+    root.querySelectorAll(selector).forEach(function (el) {
       renderMathInElement(el, options);
     });
   }
