@@ -6,6 +6,7 @@ and IDEs show as they are. For the site they become Markdown that the build can 
 - doctest blocks (``>>>``) -> fenced ``pycon`` code;
 - ``.. math::`` and its indented block -> a ``$$ ... $$`` display block (pymdownx.arithmatex);
 - ``:math:`x``` -> ``$x$``;
+- ``docs/notes.md §N`` -> a link to that section of the notes page (a missing section is a warning);
 - ``:class:`X```, ``:func:`X```, ``:meth:``, ``:attr:``, ``:data:``, ``:mod:`` -> a link to the
   API page of ``X`` when ``X`` is public, plain code when it is private or outside the package
   (``jax.numpy.allclose``), and a warning (an error under ``mkdocs build --strict``) when ``X``
@@ -35,6 +36,8 @@ log = griffe.logger
 _ROLE = re.compile(r":(class|func|meth|attr|data|mod|obj|exc):`([^`]+)`")
 _MATH_ROLE = re.compile(r":math:`([^`]*)`")
 _MATH_DIRECTIVE = re.compile(r"^(\s*)\.\. math::\s*(.*)$")
+_NOTES_REF = re.compile(r"docs/notes\.md (§(\d+))")
+_NOTES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "notes.md")
 _EXTERNAL = ("jax.", "numpy.", "np.", "jnp.", "optax.", "flax.", "equinox.", "scipy.", "orbax.", "matplotlib.")
 
 
@@ -93,6 +96,19 @@ def fence_doctests(text: str) -> str:
     return "\n".join(out)
 
 
+def notes_anchors(path: str = _NOTES) -> dict[str, str]:
+    """``{"7": "7-adam", ...}``: the anchor of each ``## §N ...`` heading of docs/notes.md."""
+    from markdown.extensions.toc import slugify
+
+    anchors = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            match = re.match(r"^## (§(\d+)\b.*?)\s*$", line)
+            if match:
+                anchors[match.group(2)] = slugify(match.group(1), "-")
+    return anchors
+
+
 def _indent(line: str) -> int:
     return len(line) - len(line.lstrip())
 
@@ -103,6 +119,7 @@ class RstToMarkdown(griffe.Extension):
     def __init__(self, package: str = _api_index.PACKAGE) -> None:
         super().__init__()
         self._package_name = package
+        self._notes = notes_anchors() if os.path.exists(_NOTES) else {}
         self._index: _api_index.Index | None = None
         self._package: Any = None
 
@@ -129,7 +146,16 @@ class RstToMarkdown(griffe.Extension):
 
     def convert(self, text: str, obj: Any) -> str:
         text = fence_doctests(convert_math(text))
+        text = _NOTES_REF.sub(lambda m: self._notes_link(m, obj), text)
         return _ROLE.sub(lambda m: self._reference(m.group(2), obj), text)
+
+    def _notes_link(self, match: re.Match[str], obj: Any) -> str:
+        """``docs/notes.md §7`` -> a link to that section of the notes page (an autorefs heading anchor)."""
+        anchor = self._notes.get(match.group(2))
+        if anchor is None:
+            log.warning("%s: the docstring cites docs/notes.md %s, which has no such section", obj.path, match.group(1))
+            return match.group(0)
+        return f"[docs/notes.md {match.group(1)}][{anchor}]"
 
     def _reference(self, target: str, obj: Any) -> str:
         shown = target.strip()

@@ -13,6 +13,7 @@ member or a new notebook needs no edit of mkdocs.yml.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -71,8 +72,32 @@ def on_config(config: Any) -> Any:
         if value == "api/index.md":
             nav[i] = {title: ["api/index.md"] + [{t: f"api/{k}/index.md"} for k, t, _ in _api_index.GROUPS]}
         elif value == "notebooks/index.md":
-            nav[i] = {title: ["notebooks/index.md"] + [f"notebooks/{p.name}" for p in _notebooks(config)]}
+            notebooks = [{_notebook_title(p): f"notebooks/{p.name}"} for p in _notebooks(config)]
+            nav[i] = {title: ["notebooks/index.md", *notebooks]}
     return config
+
+
+def _notebook_title(path: Path) -> str:
+    """The notebook's first ``# `` heading, as plain text (mkdocs-jupyter drops its code spans)."""
+    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+        if cell["cell_type"] == "markdown":
+            for line in "".join(cell["source"]).splitlines():
+                if line.startswith("# "):
+                    return line[2:].replace("`", "").strip()
+    return path.stem
+
+
+def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str:
+    """In the notes and the differences, code spans that name a public object link to its page."""
+    if page.file.src_uri in ("notes.md", "DIFFERENCES.md"):
+        index = _index(config)
+
+        def page_of(name: str) -> str | None:
+            found = index.page_of_path.get(f"{_api_index.PACKAGE}.{name}")
+            return found.src_uri if found else None
+
+        return _readme.link_code_names(markdown, page.file.src_uri, page_of)
+    return markdown
 
 
 @event_priority(100)  # before mkdocs-jupyter's on_files, which claims the .ipynb files
@@ -127,12 +152,13 @@ def _check_every_path_has_a_page(index: _api_index.Index, files: Files) -> None:
 
 
 def _object_page(page: _api_index.Page) -> str:
+    # the object's own heading is the page's title; an object's page ranks above pages that
+    # merely mention it (a search for "adamw" finds adamw first)
+    lines = ["---", f"title: {page.short}", "search:", "  boost: 4", "---", ""]
+    lines += [f"::: {page.ident}", "    options:", "      heading_level: 1", ""]
     others = [p for p in page.paths if p != page.ident]
-    # an object's own page ranks above pages that merely mention it (search for "adamw" finds adamw first)
-    lines = ["---", "search:", "  boost: 4", "---", "", f"# {page.short}", ""]
     if others:
         lines += ["Also available as " + ", ".join(f"`{p}`" for p in others) + ".", ""]
-    lines += [f"::: {page.ident}", ""]
     return "\n".join(lines)
 
 

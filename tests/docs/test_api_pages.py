@@ -94,6 +94,14 @@ def test_rst_math_becomes_arithmatex() -> None:
     assert "  ```pycon\n  >>> f(1)\n  [-0.1]\n  ```" in out
 
 
+def test_notes_citations_link_to_their_section() -> None:
+    anchors = griffe_rst.notes_anchors()
+    assert anchors["7"] == "7-adam" and len(anchors) >= 12
+    ext = griffe_rst.RstToMarkdown()
+    out = ext.convert("This is docs/notes.md §7 (Adam).", griffe.Module("m"))
+    assert out == "This is [docs/notes.md §7][7-adam] (Adam)."
+
+
 def test_readme_sections_used_by_the_site_exist() -> None:
     readme = (HOOKS.parents[1] / "README.md").read_text(encoding="utf-8")
     for heading in ("## Optimizers and transforms", "## Speed", "## Notebooks"):
