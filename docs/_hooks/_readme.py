@@ -43,6 +43,12 @@ def section(text: str, heading: str, *, body_only: bool = False) -> str | None:
     return "\n".join(out).strip() + "\n" if inside else None
 
 
+def drop_section(text: str, heading: str) -> str:
+    """``text`` without the section under ``heading`` (unchanged when there is none)."""
+    part = section(text, heading)
+    return text.replace(part.rstrip("\n"), "").rstrip() + "\n" if part else text
+
+
 def shift_headings(text: str, by: int) -> str:
     """Move every heading (outside code fences) ``by`` levels down (positive) or up (negative)."""
     out = []

@@ -128,7 +128,9 @@ def on_files(files: Files, config: Any) -> Files:
         )
     add("notebooks/index.md", _readme_page(readme, "## Notebooks", "notebooks/index.md", "Notebooks", config))
     add("optimizers.md", _optimizers_page(readme, config))
-    add("benchmarks.md", _readme_page(readme, "## Speed", "benchmarks.md", "Benchmarks", config))
+    # the flat path's how-to, under Speed in README.md, is on the Flat path page
+    speed = _readme_page(readme, "## Speed", "benchmarks.md", "Benchmarks", config, drop="### Using the flat path")
+    add("benchmarks.md", speed)
 
     _check_every_path_has_a_page(index, files)
     return files
@@ -253,10 +255,12 @@ def _fix_readme(text: str, src: str, index: _api_index.Index, config: Any) -> st
     return _readme.link_code_names(text, src, page_of)
 
 
-def _readme_page(readme: str, heading: str, src: str, title: str, config: Any) -> str:
+def _readme_page(readme: str, heading: str, src: str, title: str, config: Any, drop: str = "") -> str:
     body = _readme.section(readme, heading, body_only=True)
     if body is None:
         raise PluginError(f"README.md has no section {heading!r}, which the page {src} is made from")
+    if drop:
+        body = _readme.drop_section(body, drop)
     level = len(heading.split(" ")[0])
     body = _readme.shift_headings(body, 2 - level)
     return f"# {title}\n\n" + _fix_readme(body, src, _index(config), config)

@@ -109,6 +109,8 @@ def test_readme_sections_used_by_the_site_exist() -> None:
         assert body is not None and "|" in body, heading
     speed = _readme.section(readme, "## Speed")
     assert "### Microbenchmarks" in speed and "## Differences" not in speed
+    benchmarks = _readme.drop_section(speed, "### Using the flat path")
+    assert "### Microbenchmarks" in benchmarks and "make_train_step(loss_fn, opt)" not in benchmarks
 
 
 def test_readme_links_are_rewritten_for_the_page() -> None:
