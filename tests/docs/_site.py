@@ -34,7 +34,8 @@ def _sources_newer_than(path: Path) -> bool:
     sources = [ROOT / "mkdocs.yml", ROOT / "README.md"]
     for folder, pattern in (("docs", "*"), ("gdtransforms", "*.py"), ("notebooks", "*.ipynb")):
         sources += (ROOT / folder).rglob(pattern)
-    return any(p.is_file() and p.stat().st_mtime > built for p in sources)
+    sources = [p for p in sources if p.is_file() and "__pycache__" not in p.parts]
+    return any(p.stat().st_mtime > built for p in sources)
 
 
 def built_site() -> Path:
