@@ -1,4 +1,5 @@
-// Render the site's math with the KaTeX copy in docs/assets/katex (no network needed).
+// Render the site's math with the KaTeX copy in docs/assets/katex (no network needed): KaTeX 0.16.47
+// from the npm package `katex` (MIT, docs/assets/katex/LICENSE), woff2 fonts only (katex.min.css trimmed to name just those).
 // pymdownx.arithmatex (generic mode) wraps docstring and page math in .arithmatex elements as
 // \( ... \) and \[ ... \]; notebook markdown cells keep Jupyter's $ ... $ and $$ ... $$.
 (function () {
