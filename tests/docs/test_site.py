@@ -74,18 +74,26 @@ def test_search_finds_adamw(browser: object, site_url: str) -> None:
 
     browser.get(site_url)
     box = _wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "input.md-search__input"), "the search box")
-    # The search index loads in a web worker; the box is ready when Material marks it so.
+    # the search index loads in a web worker: results appear once it is ready, hence the wait below
     _wait(browser, lambda d: box.is_enabled() and box.is_displayed(), "the search box to be usable")
     box.click()
     box.send_keys("adamw")
 
-    def result_links(driver: object) -> list[str] | bool:
-        links = [a.get_attribute("href") for a in driver.find_elements(By.CSS_SELECTOR, ".md-search-result__item a")]
-        return [link for link in links if link] or False
+    target = site_url + "api/optimizers/adamw/"
+    seen: list[str] = []
 
-    links = _wait(browser, result_links, "search results for 'adamw'")
-    pages = [re.split(r"[?#]", link)[0] for link in links]
-    assert pages[0] == site_url + "api/optimizers/adamw/", pages  # its own page first (search boost)
+    def adamw_first(driver: object) -> bool:
+        # read the hrefs in one script: the list re-renders as each typed letter is searched
+        links = driver.execute_script(
+            "return Array.from(document.querySelectorAll('.md-search-result__item a')).map(a => a.href);"
+        )
+        seen[:] = [re.split(r"[?#]", link)[0] for link in links if link]
+        return bool(seen) and seen[0] == target  # its own page first (search boost)
+
+    try:
+        _wait(browser, adamw_first, "the adamw page as the first search result")
+    except AssertionError as err:
+        raise AssertionError(f"{err}; results: {seen[:8]}") from None
     _screenshot(browser, "2-search-adamw")
 
 
