@@ -13,7 +13,6 @@ member or a new notebook needs no edit of mkdocs.yml.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -72,19 +71,9 @@ def on_config(config: Any) -> Any:
         if value == "api/index.md":
             nav[i] = {title: ["api/index.md"] + [{t: f"api/{k}/index.md"} for k, t, _ in _api_index.GROUPS]}
         elif value == "notebooks/index.md":
-            notebooks = [{_notebook_title(p): f"notebooks/{p.name}"} for p in _notebooks(config)]
-            nav[i] = {title: ["notebooks/index.md", *notebooks]}
+            # each notebook's title is its first heading (mkdocs-jupyter sets it)
+            nav[i] = {title: ["notebooks/index.md", *(f"notebooks/{p.name}" for p in _notebooks(config))]}
     return config
-
-
-def _notebook_title(path: Path) -> str:
-    """The notebook's first ``# `` heading, as plain text (mkdocs-jupyter drops its code spans)."""
-    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
-        if cell["cell_type"] == "markdown":
-            for line in "".join(cell["source"]).splitlines():
-                if line.startswith("# "):
-                    return line[2:].replace("`", "").strip()
-    return path.stem
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str:

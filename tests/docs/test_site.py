@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,6 +115,7 @@ def test_scale_by_adam_shows_its_formula(browser: object, site_url: str) -> None
     visible = browser.find_element(By.CSS_SELECTOR, "article").text
     assert "\\frac" not in visible and "\\beta" not in visible and "$$" not in visible
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", display)
+    time.sleep(0.5)  # let the header's title transition finish before the screenshot
     _screenshot(browser, "3-scale_by_adam")
 
 
@@ -135,6 +137,7 @@ def test_notebook_page_shows_its_plots(browser: object, site_url: str) -> None:
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".jupyter-wrapper .katex"), "KaTeX in the notebook")
     first = browser.find_element(By.CSS_SELECTOR, ".jupyter-wrapper img")
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", first)
+    time.sleep(0.5)
     _screenshot(browser, "4-notebook-03")
 
 
