@@ -80,6 +80,17 @@ def test_pages_are_grouped_and_unique(index: _api_index.Index) -> None:
     assert tree_add is index.page_of_path["gdtransforms.tree_utils.tree_add"]
 
 
+def test_a_public_name_that_cannot_get_a_page_is_reported(tmp_path: Path) -> None:
+    pkg = tmp_path / "tinypkg"
+    (pkg / "ns").mkdir(parents=True)
+    (pkg / "__init__.py").write_text('from tinypkg._impl import f\n__all__ = ["f", "missing"]\n')
+    (pkg / "_impl.py").write_text('def f() -> None:\n    """F."""\n')
+    (pkg / "ns" / "__init__.py").write_text('from tinypkg._impl import f\n__all__ = ["f"]\n')
+    index = _api_index.build_index(griffe.load("tinypkg", search_paths=[str(tmp_path)]))
+    assert len(index.problems) == 1 and index.problems[0].startswith("tinypkg.missing:")
+    assert index.page_of_path["tinypkg.f"] is index.page_of_path["tinypkg.ns.f"]  # one page, two paths
+
+
 def test_new_module_falls_back_to_its_namespace_group() -> None:
     assert _api_index.group_for("gdtransforms._brand_new._x.shampoo", "gdtransforms") == "core"
     assert _api_index.group_for("gdtransforms.contrib._new.soap", "gdtransforms.contrib") == "contrib"
