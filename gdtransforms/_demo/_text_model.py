@@ -39,7 +39,7 @@ class ModelConfig:
 def _layer_norm(x: jax.Array, p: Params) -> jax.Array:
     mean = x.mean(-1, keepdims=True)
     var = jnp.square(x - mean).mean(-1, keepdims=True)
-    return (x - mean) * jax.lax.rsqrt(var + 1e-5) * p["scale"] + p["bias"]
+    return (x - mean) * jax.lax.rsqrt(var + 1e-5) * p["scale"][None, None] + p["bias"][None, None]
 
 
 def init_model(key: jax.Array, cfg: ModelConfig) -> Params:
@@ -90,7 +90,7 @@ def hidden_matrices(params: Params) -> Params:
 def logits_fn(params: Params, tokens: jax.Array, heads: int) -> jax.Array:
     """Next-byte logits ``[batch, time, 256]`` for int tokens ``[batch, time]``."""
     b, t = tokens.shape
-    x = params["embed"][tokens] + params["pos"][:t]
+    x = params["embed"][tokens] + params["pos"][None, :t]
     d = x.shape[-1]
     hd = d // heads
     causal = jnp.tril(jnp.ones((t, t), bool))
@@ -98,10 +98,10 @@ def logits_fn(params: Params, tokens: jax.Array, heads: int) -> jax.Array:
         h = _layer_norm(x, blk["ln1"])
         q, k, v = (z.reshape(b, t, heads, hd) for z in jnp.split(h @ blk["qkv"], 3, axis=-1))
         scores = jnp.einsum("bqhd,bkhd->bhqk", q, k) / math.sqrt(hd)
-        att = jax.nn.softmax(jnp.where(causal, scores, -1e9), axis=-1)
+        att = jax.nn.softmax(jnp.where(causal[None, None], scores, -1e9), axis=-1)
         x = x + jnp.einsum("bhqk,bkhd->bqhd", att, v).reshape(b, t, d) @ blk["proj"]
-        h = jax.nn.gelu(_layer_norm(x, blk["ln2"]) @ blk["fc"]["w"] + blk["fc"]["b"])
-        x = x + h @ blk["out"]["w"] + blk["out"]["b"]
+        h = jax.nn.gelu(_layer_norm(x, blk["ln2"]) @ blk["fc"]["w"] + blk["fc"]["b"][None, None])
+        x = x + h @ blk["out"]["w"] + blk["out"]["b"][None, None]
     return _layer_norm(x, params["ln_f"]) @ params["head"]
 
 

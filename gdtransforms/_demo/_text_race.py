@@ -222,19 +222,3 @@ class Race:
             hyperparams={"learning_rate": racer.peak_lr, "batch_size": cfg.batch_size, "optimizer": name},
         )
         return result
-
-
-def format_table(results: Sequence[TextResult]) -> str:
-    """The race's table, one row per racer, fastest final validation loss first as run."""
-    head = (
-        f"{'optimizer':<20s} {'final val':>9s} {'best val':>9s} {'steps':>6s} {'seconds':>8s} "
-        f"{'steps/s':>8s} {'compile s':>9s}  doctor"
-    )
-    lines = [head, "-" * len(head)]
-    for r in results:
-        doctor = ", ".join(r.diagnosis.names) if r.diagnosis and not r.diagnosis.healthy else "healthy"
-        lines.append(
-            f"{r.title:<20s} {r.val_loss[-1]:>9.4f} {np.min(r.val_loss):>9.4f} {r.steps:>6d} {r.seconds:>8.1f} "
-            f"{r.steps / max(r.seconds, 1e-9):>8.1f} {r.compile_s:>9.1f}  {doctor}"
-        )
-    return "\n".join(lines)
