@@ -127,3 +127,13 @@ def test_text_race_options_parse():
     )
     assert _demo._parse(["demo"]).race == "digits"
     assert list(_text_race.RACERS) == ["adamw", "muon", "soap", "kron", "schedule-free", "adafactor"]
+
+
+def test_optimizers_missing_from_the_build_are_left_out_and_named(monkeypatch):
+    ghost = _text_race.TextRacer("Ghost", "contrib.no_such_optimizer", 1e-3, lambda f, lr, cfg: f(lr))
+    monkeypatch.setitem(_text_race.RACERS, "ghost", ghost)
+    assert ghost.factory() is None and _text_race.RACERS["adamw"].factory() is gdt.adamw
+    assert _text_race.available(["ghost", "adamw"]) == (["adamw"], ["ghost"])
+    err = io.StringIO()
+    code = _demo.main(["demo", "--race", "text", "--optimizers", "ghost"], out=io.StringIO(), err=err)
+    assert code == 1 and "none of the chosen optimizers is in this build" in err.getvalue()
