@@ -76,12 +76,16 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"comma-separated subset of: {', '.join(names['digits'])} (default: all; with --quick: "
         f"{', '.join(QUICK_RACERS)}); for --race text: {', '.join(names['text'])} (default: all in this build)",
     )
-    demo.add_argument("--epochs", type=whole(1), default=None, help="epochs per optimizer (default 30, quick 4)")
-    demo.add_argument("--batch-size", type=whole(1), default=None, help="mini-batch size (default 64)")
+    demo.add_argument(
+        "--epochs", type=whole(1), default=None, help="digits race: epochs per optimizer (default 30, quick 4)"
+    )
+    demo.add_argument("--batch-size", type=whole(1), default=None, help="digits race: mini-batch size (default 64)")
     demo.add_argument(
         "--steps", type=whole(1), default=None, help="text race: steps per optimizer (default 400, quick 60)"
     )
-    demo.add_argument("--seed", type=whole(0), default=0, help="seed for the split, init and shuffling")
+    demo.add_argument(
+        "--seed", type=whole(0), default=0, help="seed for the split, init and shuffling (text race: init and batches)"
+    )
     demo.add_argument(
         "--out",
         type=pathlib.Path,

@@ -116,8 +116,8 @@ def run_text_race(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     results = [race.run(n, err) for n in have]
 
     print(
-        "\nresults: validation loss in nats per byte (log 256 = 5.545 at the start); seconds are training "
-        "time without compilation or validation",
+        "\nresults: validation loss in nats per byte (log 256 = 5.545 at the start); seconds: training time "
+        "without compilation or validation; compile s: the optimizer's update (the model's is shared, above)",
         file=out,
     )
     print(format_table(results), file=out)
