@@ -108,8 +108,19 @@ RACERS: dict[str, TextRacer] = {
             muon_weight_dimension_numbers=_muon_dims,
         ),
     ),
-    "soap": TextRacer("SOAP", "soap", 3e-3, lambda f, lr, cfg: f(lr)),
-    "kron": TextRacer("PSGD Kron", "kron", 1e-3, lambda f, lr, cfg: f(lr)),
+    # SOAP and Kron race when this build has them (gdtransforms.soap, gdtransforms.kron).
+    "soap": TextRacer(
+        "SOAP",
+        "soap",
+        3e-3,
+        lambda f, lr, cfg: f(lr, b1=0.95, b2=0.95, weight_decay=0.1, precondition_frequency=10, mask=_is_matrix),
+    ),
+    "kron": TextRacer(
+        "PSGD Kron",
+        "kron",
+        1e-3,
+        lambda f, lr, cfg: f(lr, b1=0.9, weight_decay=0.1, weight_decay_mask=_is_matrix),
+    ),
     "schedule-free": TextRacer(
         "Schedule-free AdamW",
         "contrib.schedule_free_adamw",
