@@ -5,6 +5,10 @@ images, 10 classes). It runs the training checklist on an MLP written in
 plain JAX, races SGD, both momentum forms, Nesterov, AdaGrad, RMSprop, Adam
 and AdamW (each with a learning-rate schedule), prints a table with the
 doctor's findings and writes PNGs.
+
+``python -m gdtransforms demo --race text`` races AdamW, Muon, SOAP, Kron,
+schedule-free AdamW and Adafactor on a byte-level transformer trained on
+Python's own standard-library sources (see ``_text_race.py``).
 """
 
 from __future__ import annotations
@@ -21,10 +25,12 @@ import jax
 import gdtransforms as gdt
 from gdtransforms._demo._digits import QUICK_RACERS, TARGET_ACCURACY, _racers, load_digits, race_one
 from gdtransforms._demo._report import format_table, run_checklist, write_plots
+from gdtransforms._demo._text_race import RACERS as TEXT_RACERS
+from gdtransforms._demo._text_report import run_text_race
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    names = list(_racers())
+    names = {"digits": list(_racers()), "text": list(TEXT_RACERS)}
     parser = argparse.ArgumentParser(
         prog="python -m gdtransforms",
         description="gdtransforms: composable gradient transformations for JAX.",
@@ -32,19 +38,17 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
     demo = sub.add_parser(
         "demo",
-        help="race the notes' optimizers on scikit-learn's digits",
+        help="race the notes' optimizers on scikit-learn's digits (or, with --race text, on Python source)",
         description="Runs the training checklist, races the optimizers of the notes on "
         "scikit-learn's digits, prints a table with the loss-curve doctor's findings and "
-        "writes PNGs.",
+        "writes PNGs. With --race text: races AdamW, Muon, SOAP, Kron, schedule-free AdamW and "
+        "Adafactor on a byte-level transformer trained on Python's standard-library sources.",
     )
 
     def optimizer_list(text: str) -> list[str]:
         chosen = [s.strip() for s in text.split(",") if s.strip()]
-        unknown = [s for s in chosen if s not in names]
-        if unknown or not chosen:
-            raise argparse.ArgumentTypeError(
-                f"unknown optimizer(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(names)}"
-            )
+        if not chosen:
+            raise argparse.ArgumentTypeError("unknown optimizer(s) (none given)")
         return chosen
 
     def whole(low: int) -> Callable[[str], int]:
@@ -60,14 +64,28 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         return parse
 
     demo.add_argument(
+        "--race",
+        choices=("digits", "text"),
+        default="digits",
+        help="digits (default): the notes' race; text: a byte-level transformer on Python's own sources",
+    )
+    demo.add_argument(
         "--optimizers",
         type=optimizer_list,
         default=None,
-        help=f"comma-separated subset of: {', '.join(names)} (default: all; with --quick: {', '.join(QUICK_RACERS)})",
+        help=f"comma-separated subset of: {', '.join(names['digits'])} (default: all; with --quick: "
+        f"{', '.join(QUICK_RACERS)}); for --race text: {', '.join(names['text'])} (default: all in this build)",
     )
-    demo.add_argument("--epochs", type=whole(1), default=None, help="epochs per optimizer (default 30, quick 4)")
-    demo.add_argument("--batch-size", type=whole(1), default=64, help="mini-batch size (default 64)")
-    demo.add_argument("--seed", type=whole(0), default=0, help="seed for the split, init and shuffling")
+    demo.add_argument(
+        "--epochs", type=whole(1), default=None, help="digits race: epochs per optimizer (default 30, quick 4)"
+    )
+    demo.add_argument("--batch-size", type=whole(1), default=None, help="digits race: mini-batch size (default 64)")
+    demo.add_argument(
+        "--steps", type=whole(1), default=None, help="text race: steps per optimizer (default 400, quick 60)"
+    )
+    demo.add_argument(
+        "--seed", type=whole(0), default=0, help="seed for the split, init and shuffling (text race: init and batches)"
+    )
     demo.add_argument(
         "--out",
         type=pathlib.Path,
@@ -75,13 +93,30 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         help="folder for the PNGs (default ./demo_output)",
     )
     demo.add_argument("--quick", action="store_true", help="a short run (tests use it)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    unknown = [n for n in args.optimizers or () if n not in names[args.race]]
+    if unknown:
+        demo.error(
+            f"argument --optimizers: unknown optimizer(s) {', '.join(unknown)}; "
+            f"choose from {', '.join(names[args.race])}"
+        )
+    if args.race == "text":
+        digits_only = [f for f, v in (("--epochs", args.epochs), ("--batch-size", args.batch_size)) if v is not None]
+        if digits_only:
+            demo.error(f"{' and '.join(digits_only)}: for the digits race; the text race takes --steps")
+    elif args.steps is not None:
+        demo.error("--steps: for the text race (--race text); the digits race takes --epochs")
+    if args.batch_size is None and args.race == "digits":
+        args.batch_size = 64
+    return args
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Entry point of ``python -m gdtransforms``; returns the exit code."""
     args = _parse(argv)
     out, err = out or sys.stdout, err or sys.stderr
+    if args.race == "text":
+        return run_text_race(args, out, err)
     try:
         data = load_digits(args.seed)
     except ImportError:
