@@ -23,8 +23,8 @@ EXPECTED_CHECKS = {
     "kron_sharding.py": 3,
     "muon_fsdp.py": 3,
     "restore_placement.py": 3,
-    "soap_sharding.py": 4,
     "shampoo_sharding.py": 3,
+    "soap_sharding.py": 4,
     "zero_and_abstract_init.py": 4,
 }
 
