@@ -16,9 +16,16 @@ Columns: compile of the full step (lower + compile, fresh function each
 round), full step (forward, backward, update, params and state donated),
 optimizer only (update + apply on fixed gradients, donated), peak memory of
 the full step per XLA's ``memory_analysis`` (arguments + outputs - donated +
-temporaries), and agreement after the steps (max |param difference|).
+temporaries), XLA's cost analysis of the optimizer step (bytes accessed per
+parameter, against the floor of 32 for clip + AdamW, and its number of
+kernels: deterministic where timings are noisy), and agreement after the
+steps (max |param difference|). ``gdt flat fast`` is the flat path with the
+two speed options that give up bit-equality with optax: ``leaf_norms=False``
+(the global norm sums each buffer at once) and
+``clip_by_global_norm(1.0, reciprocal=True)`` (the clip fuses into AdamW).
 
-    python benchmarks/bench_train_step.py [--quick] [--layers N]
+    python benchmarks/bench_train_step.py [--quick] [--layers N] [--models gpt,mlp,cnn]
+        [--rounds R] [--steps S] [--compile-rounds C]
 """
 
 from __future__ import annotations
@@ -171,15 +178,16 @@ def is_matrix(params: Any) -> Any:
     return jax.tree.map(lambda x: x.ndim > 1, params)
 
 
-def make_opt(lib: Any) -> Any:
+def make_opt(lib: Any, fast: bool = False) -> Any:
     sched = lib.warmup_cosine_decay_schedule(0.0, 3e-4, 10, 1000, 3e-5)
-    return lib.chain(lib.clip_by_global_norm(1.0), lib.adamw(sched, weight_decay=0.1, mask=is_matrix))
+    clip = lib.clip_by_global_norm(1.0, reciprocal=True) if fast else lib.clip_by_global_norm(1.0)
+    return lib.chain(clip, lib.adamw(sched, weight_decay=0.1, mask=is_matrix))
 
 
-def full_step(loss_fn: Callable, lib: str) -> Callable:
+def full_step(loss_fn: Callable, lib: str, fast: bool = False) -> Callable:
     """A fresh jitted, donated train step for ``lib`` (``optax`` or ``gdt``)."""
     if lib == "gdt":
-        return gdt.make_train_step(loss_fn, make_opt(gdt))
+        return gdt.make_train_step(loss_fn, make_opt(gdt, fast))
     opt = make_opt(optax)
 
     def step(params, state, batch):
@@ -190,8 +198,8 @@ def full_step(loss_fn: Callable, lib: str) -> Callable:
     return jax.jit(step, donate_argnums=(0, 1))
 
 
-def opt_step(lib: str) -> Callable:
-    opt = make_opt(gdt if lib == "gdt" else optax)
+def opt_step(lib: str, fast: bool = False) -> Callable:
+    opt = make_opt(gdt, fast) if lib == "gdt" else make_opt(optax)
     apply = gdt.apply_updates if lib == "gdt" else optax.apply_updates
 
     def step(params, state, grads):
@@ -201,16 +209,42 @@ def opt_step(lib: str) -> Callable:
     return jax.jit(step, donate_argnums=(0, 1))
 
 
-CONTENDERS = ("optax", "gdt tree", "gdt flat")
+CONTENDERS = ("optax", "gdt tree", "gdt flat", "gdt flat fast")
 
 
 def start_params(params: Any, name: str) -> Any:
     params = jax.tree.map(jnp.copy, params)
-    return gdt.flatten_params(params, groups=is_matrix) if name == "gdt flat" else params
+    if name.startswith("gdt flat"):
+        return gdt.flatten_params(params, groups=is_matrix, leaf_norms=not is_fast(name))
+    return params
+
+
+def rotation(r: int) -> tuple[str, ...]:
+    """The contenders in round ``r``'s order (who goes first rotates)."""
+    k = r % len(CONTENDERS)
+    return CONTENDERS[k:] + CONTENDERS[:k]
+
+
+def xla_counts(compiled: Any, n_params: int) -> tuple[float, int]:
+    """XLA's bytes accessed per parameter and the number of kernels (fusions) of a step."""
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    text = compiled.as_text()
+    entry = text[text.index("ENTRY") :]
+    return cost["bytes accessed"] / n_params, entry.count(" fusion(")
 
 
 def lib_of(name: str) -> str:
     return "optax" if name == "optax" else "gdt"
+
+
+def is_fast(name: str) -> bool:
+    """The speed options that give up bit-equality: buffer norms, reciprocal clip."""
+    return name.endswith("fast")
+
+
+def init_state(name: str, params: Any) -> Any:
+    return make_opt(gdt, is_fast(name)).init(params) if lib_of(name) == "gdt" else make_opt(optax).init(params)
 
 
 def peak_mib(compiled: Any) -> float:
@@ -218,17 +252,19 @@ def peak_mib(compiled: Any) -> float:
     return (m.argument_size_in_bytes + m.output_size_in_bytes - m.alias_size_in_bytes + m.temp_size_in_bytes) / 2**20
 
 
-def bench_model(name: str, params: Any, loss_fn: Callable, batches: list, rounds: int, steps: int) -> dict:
+def bench_model(
+    name: str, params: Any, loss_fn: Callable, batches: list, rounds: int, steps: int, compile_rounds: int
+) -> dict:
     res: dict[str, dict[str, Any]] = {c: {"compile": [], "step": [], "opt": []} for c in CONTENDERS}
     states = {}
     for c in CONTENDERS:
         p = start_params(params, c)
-        states[c] = [p, make_opt(gdt if lib_of(c) == "gdt" else optax).init(p)]
+        states[c] = [p, init_state(c, p)]
     # Compile: a fresh function each round, alternating.
     compiled = {}
-    for r in range(rounds):
-        for c in CONTENDERS[r % 3 :] + CONTENDERS[: r % 3]:
-            fn = full_step(loss_fn, lib_of(c))
+    for r in range(compile_rounds):
+        for c in rotation(r):
+            fn = full_step(loss_fn, lib_of(c), is_fast(c))
             t0 = time.perf_counter()
             compiled[c] = fn.lower(*states[c], batches[0]).compile()
             res[c]["compile"].append(time.perf_counter() - t0)
@@ -236,7 +272,7 @@ def bench_model(name: str, params: Any, loss_fn: Callable, batches: list, rounds
         res[c]["peak"] = peak_mib(compiled[c])
     # Full steps, alternating; the same batches in the same order for everyone.
     for r in range(rounds):
-        for c in CONTENDERS[r % 3 :] + CONTENDERS[: r % 3]:
+        for c in rotation(r):
             p, s = states[c]
             t0 = time.perf_counter()
             for i in range(steps):
@@ -247,14 +283,16 @@ def bench_model(name: str, params: Any, loss_fn: Callable, batches: list, rounds
     trained = {c: states[c][0].unflatten() if gdt.is_flat(states[c][0]) else states[c][0] for c in CONTENDERS}
     # Optimizer only, on fixed gradients.
     grads_tree = jax.grad(loss_fn)(params, batches[0])
+    n_params = sum(x.size for x in jax.tree.leaves(params))
     ostates, ofns = {}, {}
     for c in CONTENDERS:
         p = start_params(params, c)
         g = p.layout.flatten(grads_tree) if gdt.is_flat(p) else grads_tree
-        ostates[c] = [p, make_opt(gdt if lib_of(c) == "gdt" else optax).init(p), g]
-        ofns[c] = opt_step(lib_of(c)).lower(*ostates[c]).compile()
+        ostates[c] = [p, init_state(c, p), g]
+        ofns[c] = opt_step(lib_of(c), is_fast(c)).lower(*ostates[c]).compile()
+        res[c]["opt_bytes"], res[c]["opt_kernels"] = xla_counts(ofns[c], n_params)
     for r in range(rounds):
-        for c in CONTENDERS[r % 3 :] + CONTENDERS[: r % 3]:
+        for c in rotation(r):
             p, s, g = ostates[c]
             t0 = time.perf_counter()
             for _ in range(steps * 4):
@@ -263,7 +301,6 @@ def bench_model(name: str, params: Any, loss_fn: Callable, batches: list, rounds
             res[c]["opt"].append((time.perf_counter() - t0) / (steps * 4))
             ostates[c] = [p, s, g]
     diff = lambda a, b: max(float(jnp.max(jnp.abs(x - y))) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))  # noqa: E731
-    n_params = sum(x.size for x in jax.tree.leaves(params))
     return {
         "model": name,
         "leaves": len(jax.tree.leaves(params)),
@@ -271,6 +308,7 @@ def bench_model(name: str, params: Any, loss_fn: Callable, batches: list, rounds
         "res": res,
         "diff_tree_optax": diff(trained["gdt tree"], trained["optax"]),
         "diff_flat_tree": diff(trained["gdt flat"], trained["gdt tree"]),
+        "diff_fast_tree": diff(trained["gdt flat fast"], trained["gdt tree"]),
         "steps_run": rounds * steps,
     }
 
@@ -278,8 +316,11 @@ def bench_model(name: str, params: Any, loss_fn: Callable, batches: list, rounds
 def report(rows: list[dict]) -> None:
     med = statistics.median
     print()
-    print("| model | leaves | params | contender | compile s | full step ms | optimizer ms | peak MiB |")
-    print("|---|---:|---:|---|---:|---:|---:|---:|")
+    print(
+        "| model | leaves | params | contender | compile s | full step ms | optimizer ms | peak MiB "
+        "| opt bytes/param (floor 32) | opt kernels |"
+    )
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         o = row["res"]["optax"]
         for c in CONTENDERS:
@@ -290,14 +331,19 @@ def report(rows: list[dict]) -> None:
                 f"| {med(r['compile']):.2f} ({ratio('compile'):.2f}x) "
                 f"| {med(r['step']) * 1e3:.2f} ({ratio('step'):.2f}x) "
                 f"| {med(r['opt']) * 1e3:.3f} ({ratio('opt'):.2f}x) "
-                f"| {r['peak']:.1f} |"
+                f"| {r['peak']:.1f} | {r['opt_bytes']:.1f} ({32 / r['opt_bytes']:.0%}) | {r['opt_kernels']} |"
             )
     print()
     print("Ratios are optax / contender from the same run (above 1: faster than optax).")
+    print(
+        "opt bytes/param: XLA's cost analysis of the optimizer step; the floor for clip + AdamW is 32 "
+        "(read g twice, p, mu, nu once; write p, mu, nu once), in parentheses the share of it reached."
+    )
     for row in rows:
         print(
             f"{row['model']}: after {row['steps_run']} steps, max |gdt tree - optax| = {row['diff_tree_optax']:.2e}, "
-            f"max |gdt flat - gdt tree| = {row['diff_flat_tree']:.2e}"
+            f"max |gdt flat - gdt tree| = {row['diff_flat_tree']:.2e}, "
+            f"max |gdt flat fast - gdt tree| = {row['diff_fast_tree']:.2e}"
         )
 
 
@@ -306,8 +352,13 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small GPT, few rounds (about a minute)")
     ap.add_argument("--layers", type=int, default=None)
     ap.add_argument("--models", default="gpt,mlp,cnn")
+    ap.add_argument("--rounds", type=int, default=None, help="alternating rounds of steps")
+    ap.add_argument("--steps", type=int, default=None, help="steps per contender per round")
+    ap.add_argument("--compile-rounds", type=int, default=None, help="alternating rounds of compiles")
     args = ap.parse_args()
     rounds, steps = (3, 3) if args.quick else (7, 5)
+    rounds, steps = args.rounds or rounds, args.steps or steps
+    cfg = (rounds, steps, args.compile_rounds or rounds)
     layers = args.layers or (2 if args.quick else 6)
     print(f"jax {jax.__version__}, optax {optax.__version__}, {jax.devices()[0].device_kind}, {platform.machine()}")
     rows = []
@@ -317,11 +368,11 @@ def main() -> None:
         batches = text_batches(data, 16, 128, 8)
         d = 256
         print(f"gpt: {layers} layers, d_model {d}, context 128, batch 16, {len(data) / 1e6:.1f} MB of stdlib source")
-        rows.append(bench_model(f"gpt-{layers}L", gpt_init(key, layers, d, 128), gpt_loss, batches, rounds, steps))
+        rows.append(bench_model(f"gpt-{layers}L", gpt_init(key, layers, d, 128), gpt_loss, batches, *cfg))
     if "mlp" in args.models:
-        rows.append(bench_model("mlp", mlp_init(key), mlp_loss, image_batches((784,), 8, 128), rounds, steps))
+        rows.append(bench_model("mlp", mlp_init(key), mlp_loss, image_batches((784,), 8, 128), *cfg))
     if "cnn" in args.models:
-        rows.append(bench_model("cnn", cnn_init(key), cnn_loss, image_batches((28, 28, 1), 8, 64), rounds, steps))
+        rows.append(bench_model("cnn", cnn_init(key), cnn_loss, image_batches((28, 28, 1), 8, 64), *cfg))
     report(rows)
 
 

@@ -83,12 +83,14 @@ def global_norm(updates: Any) -> jax.Array:
     Returns:
       A scalar array.
     """
-    if is_flat(updates) and all(hasattr(b, "shape") for b in updates.buffers):
-        # Leaf by leaf, in tree order, as on the tree: one sum per buffer
-        # would add in another order and differ in the last bit, which
-        # training then amplifies (1e-4 in the params after 200 steps).
-        # The slices fuse into the reductions: no copies.
-        updates = leaf_views(updates)
+    if is_flat(updates) and getattr(updates.layout, "leaf_norms", True):
+        if all(hasattr(b, "shape") for b in updates.buffers):
+            # Leaf by leaf, in tree order, as on the tree: one sum per buffer
+            # would add in another order and differ in the last bit, which
+            # training then amplifies (1e-4 in the params after 200 steps).
+            # On CPU, XLA copies a large slice before reducing it; a layout
+            # built with ``leaf_norms=False`` sums the buffers instead.
+            updates = leaf_views(updates)
     squares = jax.tree.map(lambda x: jnp.sum(abs_sq(x)), updates)
     return jnp.sqrt(jax.tree.reduce(operator.add, squares, initializer=0))
 

@@ -31,7 +31,7 @@ def clip(max_delta: jax.typing.ArrayLike) -> GradientTransformation:
     return GradientTransformation(init_empty_state, update_fn)
 
 
-def clip_by_global_norm(max_norm: jax.typing.ArrayLike) -> GradientTransformation:
+def clip_by_global_norm(max_norm: jax.typing.ArrayLike, *, reciprocal: bool = False) -> GradientTransformation:
     r"""Rescales all updates together when their global norm exceeds a bound.
 
     .. math:: u \leftarrow u \cdot \frac{c}{\max(\|u\|, c)}
@@ -40,6 +40,13 @@ def clip_by_global_norm(max_norm: jax.typing.ArrayLike) -> GradientTransformatio
 
     Args:
       max_norm: :math:`c > 0`.
+      reciprocal: multiply by the scalar :math:`c / \|u\|` instead of
+        dividing by :math:`\|u\|` and multiplying by :math:`c`: one rounding
+        more (results within an ulp or two of optax's, no longer bit for bit),
+        but XLA then fuses the clip into the next transformation's loops.
+        Selecting between :math:`u` and a divided copy makes XLA write that
+        copy out and read both; on CPU a clipped AdamW step then moves 60
+        bytes per parameter instead of 44. A speed option, off by default.
 
     Returns:
       A stateless :class:`GradientTransformation`.
@@ -53,6 +60,9 @@ def clip_by_global_norm(max_norm: jax.typing.ArrayLike) -> GradientTransformatio
         del params, extra_args
         g_norm = _tree.global_norm(updates)
         keep = g_norm < max_norm
+        if reciprocal:
+            factor = jnp.where(keep, 1, max_norm / g_norm)
+            return jax.tree.map(lambda u: u * factor.astype(u.dtype), updates), state
         updates = jax.tree.map(lambda u: jax.lax.select(keep, u, (u / g_norm.astype(u.dtype)) * max_norm), updates)
         return updates, state
 
