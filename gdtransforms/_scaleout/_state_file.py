@@ -39,7 +39,7 @@ def describe_file(file: PathOrFile) -> str:
 
 def checksum(array: np.ndarray) -> str:
     """A CRC-32 of an array's bytes (C order), as 8 hex digits."""
-    data = np.ascontiguousarray(array)
+    data = np.ascontiguousarray(array).reshape(-1)  # 1-D: a zero-size array's view casts too
     return f"{zlib.crc32(memoryview(data).cast('B')) & 0xFFFFFFFF:08x}"  # type: ignore[arg-type]
 
 

@@ -69,10 +69,14 @@ INJECTABLE = {
     "schedule_free_adamw": (gdt.contrib.schedule_free_adamw, dict(learning_rate=0.05)),
     "schedule_free_sgd": (gdt.contrib.schedule_free_sgd, dict(learning_rate=0.05)),
     "simplified_ademamix": (gdt.contrib.simplified_ademamix, dict(learning_rate=0.05)),
+    "soap": (gdt.soap, dict(learning_rate=0.05, precondition_frequency=2)),
+    "shampoo": (gdt.shampoo, dict(learning_rate=0.05, block_size=2, preconditioning_compute_steps=2)),
+    "kron": (gdt.kron, dict(learning_rate=0.05)),
+    "ftrl": (gdt.ftrl, dict(learning_rate=0.05, l1_regularization_strength=0.01)),
 }
 # Jitted, these are one or two float32 ulps short of bit-identity (docs/DIFFERENCES.md, "Known limits");
 # eager they are exact.
-JIT_ULPS = {"muon": 2}
+JIT_ULPS = {"muon": 2, "soap": 2}
 
 
 def _run(opt, step):
