@@ -172,3 +172,18 @@ def run_against_unsharded(fn, opt, placed: Placed, state, steps: int, check_stat
         check_state(s, t)
         assert_trees_close(u, ref_u, rtol=rtol, atol=atol, msg=f"updates, step {t}")
     return (p, s), (ref_p, ref_s)
+
+
+def run_sharded(fn, placed: Placed, state, steps: int, check_state, label: str = ""):
+    """``steps`` steps of the jitted ``fn`` from ``(placed.params, state)``, no reference run.
+
+    After each step the updates and params must have each param's sharding
+    and ``check_state(state, t)`` must pass. Returns ``(params, state)``.
+    """
+    p, s = placed.params, state
+    for t in range(steps):
+        p, s, u = fn(p, s, jnp.float32(t))
+        placed.assert_like_params(u, f"{label}updates, step {t}")
+        placed.assert_like_params(p, f"{label}params, step {t}")
+        check_state(s, t)
+    return p, s

@@ -13,7 +13,6 @@
 import _common as c  # noqa: I001  (sets up 8 devices before jax is imported)
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.sharding import PartitionSpec as P
 
@@ -58,12 +57,7 @@ c.assert_trees_close(s, ref_state, rtol=2e-5, atol=1e-6, msg="state")
 c.check("jit with state_shardings: momentum like the params, factors replicated; numbers == unsharded")
 
 free = jax.jit(step)  # shardings from the inputs, XLA's propagation for the rest
-p, s = params, state
-for t in range(2):
-    p, s, u = free(p, s, jnp.float32(t))
-    assert_like_params(u, f"free updates, step {t}")
-    assert_like_params(p, f"free params, step {t}")
-    assert_like_params(s[0].mu, f"free momentum, step {t}")
+c.run_sharded(free, placed, state, 2, lambda s, t: assert_like_params(s[0].mu, f"free momentum, step {t}"), "free ")
 c.check("jit, propagation only: updates, params and momentum keep each param's sharding")
 
 print("ALL OK")

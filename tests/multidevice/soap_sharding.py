@@ -14,7 +14,6 @@
 import _common as c  # noqa: I001  (sets up 8 devices before jax is imported)
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.sharding import PartitionSpec as P
 
@@ -81,11 +80,14 @@ c.check("jit: updates, params, mu and nu keep each param's sharding; numbers == 
 # stay replicated and the step compiles once. (Left to XLA's propagation, it
 # may shard a factor of a row-sharded matrix by rows instead.)
 pinned = jax.jit(step, out_shardings=(param_shardings, state_sh, param_shardings))
-p, s = params, jax.jit(opt.init, out_shardings=state_sh)(params)
-for t in range(STEPS):
-    p, s, u = pinned(p, s, jnp.float32(t))
-    assert_moments_sharded(s, f"pinned step {t}")
-    assert_factors_replicated(s, f"pinned step {t}")
+
+
+def check_pinned(state, t):
+    assert_moments_sharded(state, f"pinned step {t}")
+    assert_factors_replicated(state, f"pinned step {t}")
+
+
+p, _ = c.run_sharded(pinned, placed, jax.jit(opt.init, out_shardings=state_sh)(params), STEPS, check_pinned, "pinned ")
 assert pinned._cache_size() == 1, pinned._cache_size()
 c.assert_trees_close(p, ref_params, rtol=1e-5, atol=1e-5, msg="pinned params")
 c.check("jit with gdt.state_shardings: factors and bases replicated, moments sharded, one compile")
