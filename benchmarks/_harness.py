@@ -8,6 +8,7 @@ checkout's ``gdtransforms`` is the one timed.
 
 from __future__ import annotations
 
+import argparse
 import pathlib
 import statistics
 import sys
@@ -126,3 +127,24 @@ def race_two(
     ms = {k: 1e3 * statistics.median(runners[k].times) for k in runners}
     cs = {k: statistics.median(comp[k]) for k in comp}
     return ms, cs
+
+
+def mixed_tree_setup(versions: str, full: tuple[int, int, int], header: str) -> tuple[int, int, int, Any, Any]:
+    """The command line of a two-way race on :func:`mixed_tree` (``--quick``, ``--leaves N``), and its preamble.
+
+    Prints ``versions``, the tree's size and the round counts, and ``header``
+    underlined. Returns ``(rounds, steps, compiles, params, grads)``: ``full``
+    for the first three, ``(3, 5, 1)`` with ``--quick``.
+    """
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="fewer rounds")
+    parser.add_argument("--leaves", type=int, default=100)
+    args = parser.parse_args()
+    rounds, steps, compiles = (3, 5, 1) if args.quick else full
+    params, grads = mixed_tree(args.leaves, jax.random.key(0))
+    n = sum(x.size for x in jax.tree.leaves(params))
+    print(versions)
+    print(f"{args.leaves} leaves, {n} float32 params; medians of {rounds} x {steps} steps, {compiles} compiles each\n")
+    print(header)
+    print("-" * len(header))
+    return rounds, steps, compiles, params, grads

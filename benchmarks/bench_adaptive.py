@@ -13,7 +13,6 @@ Run from the repository root (about two minutes on 2 CPU cores):
 
 from __future__ import annotations
 
-import argparse
 import functools
 import platform
 import warnings
@@ -60,21 +59,15 @@ def make_step(module: Any, factory: Any, needs_value: bool) -> tuple[Any, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="fewer rounds")
-    parser.add_argument("--leaves", type=int, default=100)
-    args = parser.parse_args()
-    rounds, steps, compiles = (3, 5, 1) if args.quick else (5, 10, 2)
-    params, grads = _harness.mixed_tree(args.leaves, jax.random.key(0))
-    n = sum(x.size for x in jax.tree.leaves(params))
-    print(f"jax {jax.__version__}, optax {optax.__version__}, {platform.machine()}, {jax.devices()[0].platform}")
-    print(f"{args.leaves} leaves, {n} float32 params; medians of {rounds} x {steps} steps, {compiles} compiles each\n")
     header = (
         f"{'optimizer':<28} {'gdt ms':>8} {'optax ms':>9} {'ratio':>6} "
         f"{'gdt comp s':>11} {'optax comp s':>13} {'ratio':>6}"
     )
-    print(header)
-    print("-" * len(header))
+    rounds, steps, compiles, params, grads = _harness.mixed_tree_setup(
+        f"jax {jax.__version__}, optax {optax.__version__}, {platform.machine()}, {jax.devices()[0].platform}",
+        (5, 10, 2),
+        header,
+    )
     for name, factory, needs_value in OPTIMIZERS:
         ms, cs = _harness.race_two(
             {m: functools.partial(make_step, m, factory, needs_value) for m in (gdt, optax)},

@@ -17,7 +17,6 @@ Run from the repository root (about a minute on 2 CPU cores):
 
 from __future__ import annotations
 
-import argparse
 import functools
 import platform
 from typing import Any
@@ -51,21 +50,13 @@ def make_step(factory: Any) -> tuple[Any, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="fewer rounds")
-    parser.add_argument("--leaves", type=int, default=100)
-    args = parser.parse_args()
-    rounds, steps, compiles = (3, 5, 1) if args.quick else (7, 10, 2)
-    params, grads = _harness.mixed_tree(args.leaves, jax.random.key(0))
-    n = sum(x.size for x in jax.tree.leaves(params))
-    print(f"jax {jax.__version__}, {platform.machine()}, {jax.devices()[0].platform}")
-    print(f"{args.leaves} leaves, {n} float32 params; medians of {rounds} x {steps} steps, {compiles} compiles each\n")
     header = (
         f"{'candidate':<28} {'ms':>7} {'baseline':<9} {'ms':>7} {'ratio':>6} "
         f"{'comp s':>7} {'base comp s':>12} {'ratio':>6}"
     )
-    print(header)
-    print("-" * len(header))
+    rounds, steps, compiles, params, grads = _harness.mixed_tree_setup(
+        f"jax {jax.__version__}, {platform.machine()}, {jax.devices()[0].platform}", (7, 10, 2), header
+    )
     for name, candidate, base_name, baseline in PAIRS:
         ms, cs = _harness.race_two(
             {"c": functools.partial(make_step, candidate), "b": functools.partial(make_step, baseline)},
