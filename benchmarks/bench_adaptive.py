@@ -13,23 +13,17 @@ Run from the repository root (about two minutes on 2 CPU cores):
 
 from __future__ import annotations
 
-import argparse
-import pathlib
+import functools
 import platform
-import statistics
-import sys
-import time
 import warnings
 from typing import Any
 
-_ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(_ROOT))
+import _harness
+import jax
+import jax.numpy as jnp
+import optax
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import optax  # noqa: E402
-
-import gdtransforms as gdt  # noqa: E402
+import gdtransforms as gdt
 
 warnings.simplefilter("ignore", DeprecationWarning)
 
@@ -54,17 +48,6 @@ OPTIMIZERS: list[tuple[str, Any, bool]] = [
 ]
 
 
-def make_tree(leaves: int, key: jax.Array) -> tuple[dict, dict]:
-    """``leaves`` float32 leaves: matrices and vectors of mixed sizes, and gradients."""
-    shapes = [
-        (64, 64) if i % 4 == 0 else (32, 32) if i % 4 == 1 else (512,) if i % 4 == 2 else (64,) for i in range(leaves)
-    ]
-    keys = jax.random.split(key, 2 * leaves)
-    params = {f"l{i:03d}": 0.1 * jax.random.normal(keys[2 * i], s) for i, s in enumerate(shapes)}
-    grads = {f"l{i:03d}": 1e-3 * jax.random.normal(keys[2 * i + 1], s) for i, s in enumerate(shapes)}
-    return params, grads
-
-
 def make_step(module: Any, factory: Any, needs_value: bool) -> tuple[Any, Any]:
     opt = factory(module)
 
@@ -75,58 +58,25 @@ def make_step(module: Any, factory: Any, needs_value: bool) -> tuple[Any, Any]:
     return opt, jax.jit(step, donate_argnums=(0, 1))
 
 
-def compile_seconds(module: Any, factory: Any, needs_value: bool, params: Any, grads: Any) -> float:
-    opt, step = make_step(module, factory, needs_value)
-    state = opt.init(params)
-    start = time.perf_counter()
-    step.lower(params, state, grads).compile()
-    return time.perf_counter() - start
-
-
-class Runner:
-    def __init__(self, module: Any, factory: Any, needs_value: bool, params: Any, grads: Any):
-        opt, step = make_step(module, factory, needs_value)
-        params = jax.tree.map(jnp.copy, params)
-        state = opt.init(params)
-        self.compiled = step.lower(params, state, grads).compile()
-        self.grads, self.carry, self.times = grads, (params, state), []
-        for _ in range(2):
-            self.carry = jax.block_until_ready(self.compiled(*self.carry, grads))
-
-    def run(self, steps: int) -> None:
-        for _ in range(steps):
-            start = time.perf_counter()
-            self.carry = jax.block_until_ready(self.compiled(*self.carry, self.grads))
-            self.times.append(time.perf_counter() - start)
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="fewer rounds")
-    parser.add_argument("--leaves", type=int, default=100)
-    args = parser.parse_args()
-    rounds, steps, compiles = (3, 5, 1) if args.quick else (5, 10, 2)
-    params, grads = make_tree(args.leaves, jax.random.key(0))
-    n = sum(x.size for x in jax.tree.leaves(params))
-    print(f"jax {jax.__version__}, optax {optax.__version__}, {platform.machine()}, {jax.devices()[0].platform}")
-    print(f"{args.leaves} leaves, {n} float32 params; medians of {rounds} x {steps} steps, {compiles} compiles each\n")
     header = (
         f"{'optimizer':<28} {'gdt ms':>8} {'optax ms':>9} {'ratio':>6} "
         f"{'gdt comp s':>11} {'optax comp s':>13} {'ratio':>6}"
     )
-    print(header)
-    print("-" * len(header))
+    rounds, steps, compiles, params, grads = _harness.mixed_tree_setup(
+        f"jax {jax.__version__}, optax {optax.__version__}, {platform.machine()}, {jax.devices()[0].platform}",
+        (5, 10, 2),
+        header,
+    )
     for name, factory, needs_value in OPTIMIZERS:
-        comp = {gdt: [], optax: []}
-        for r in range(compiles):
-            for module in (gdt, optax) if r % 2 == 0 else (optax, gdt):
-                comp[module].append(compile_seconds(module, factory, needs_value, params, grads))
-        runners = {module: Runner(module, factory, needs_value, params, grads) for module in (gdt, optax)}
-        for r in range(rounds):
-            for module in (gdt, optax) if r % 2 == 0 else (optax, gdt):
-                runners[module].run(steps)
-        ms = {m: 1e3 * statistics.median(runners[m].times) for m in runners}
-        cs = {m: statistics.median(comp[m]) for m in comp}
+        ms, cs = _harness.race_two(
+            {m: functools.partial(make_step, m, factory, needs_value) for m in (gdt, optax)},
+            params,
+            grads,
+            rounds,
+            steps,
+            compiles,
+        )
         print(
             f"{name:<28} {ms[gdt]:>8.3f} {ms[optax]:>9.3f} {ms[optax] / ms[gdt]:>6.2f} "
             f"{cs[gdt]:>11.3f} {cs[optax]:>13.3f} {cs[optax] / cs[gdt]:>6.2f}",

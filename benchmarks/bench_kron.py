@@ -19,55 +19,22 @@ Run from the repository root: ``python benchmarks/bench_kron.py [--quick]``
 from __future__ import annotations
 
 import argparse
-import pathlib
 import statistics
-import sys
-import time
 from typing import Any
 
-_ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(_ROOT))
+import _harness
+import jax
+import jax.numpy as jnp
+import numpy as np
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-
-import gdtransforms as gdt  # noqa: E402
+import gdtransforms as gdt
 
 WIDTH = 512
 
 
-def make_params(layers: int, seed: int = 0) -> dict[str, Any]:
-    rng = np.random.default_rng(seed)
-    return {
-        f"layer{i}": {
-            "w": jnp.asarray(rng.normal(size=(WIDTH, WIDTH)) / np.sqrt(WIDTH), jnp.float32),
-            "b": jnp.zeros(WIDTH, jnp.float32),
-        }
-        for i in range(layers)
-    }
-
-
-def make_step(opt: Any):
-    def step(params, state, grads):
-        updates, state = opt.update(grads, state, params)
-        return gdt.apply_updates(params, updates), state
-
-    return step
-
-
-def state_bytes(state: Any) -> int:
-    return sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(state) if hasattr(x, "dtype"))
-
-
 def time_steps(compiled: Any, params: Any, state: Any, grads: Any, steps: int) -> float:
     jax.block_until_ready(compiled(params, state, grads))
-    p, s = params, state
-    start = time.perf_counter()
-    for _ in range(steps):
-        p, s = compiled(p, s, grads)
-    jax.block_until_ready((p, s))
-    return (time.perf_counter() - start) / steps
+    return _harness.mean_step_seconds(compiled, params, state, grads, steps)[0]
 
 
 def main() -> None:
@@ -76,7 +43,7 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=4)
     args = parser.parse_args()
     rounds, steps = (3, 10) if args.quick else (5, 20)
-    params = make_params(args.layers)
+    params = _harness.square_mlp(WIDTH, args.layers)
     rng = np.random.default_rng(1)
     grads = jax.tree.map(lambda p: jnp.asarray(rng.normal(size=p.shape) * 0.01, p.dtype), params)
     opts = {
@@ -87,9 +54,7 @@ def main() -> None:
     states = {k: o.init(params) for k, o in opts.items()}
     compiled, compile_s = {}, {}
     for k, o in opts.items():
-        start = time.perf_counter()
-        compiled[k] = jax.jit(make_step(o)).lower(params, states[k], grads).compile()
-        compile_s[k] = time.perf_counter() - start
+        compiled[k], compile_s[k] = _harness.compile_timed(jax.jit(_harness.update_step(o)), params, states[k], grads)
     step_s: dict[str, list[float]] = {k: [] for k in opts}
     for r in range(rounds):
         for k in list(opts) if r % 2 == 0 else list(reversed(opts)):
@@ -104,7 +69,7 @@ def main() -> None:
     base = statistics.median(step_s["adamw"])
     for k in opts:
         med = statistics.median(step_s[k])
-        mem = state_bytes(states[k])
+        mem = _harness.state_bytes(states[k])
         print(
             f"| {k} | {1e3 * med:.2f} | {med / base:.1f}x | {compile_s[k]:.2f} | {mem / 2**20:.2f} | "
             f"{mem / (4 * n_params):.2f} |"

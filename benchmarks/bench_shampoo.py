@@ -13,30 +13,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
+import _harness
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 import gdtransforms as gdt
 
 WIDTH, DEPTH = 512, 3
-
-
-def make_params() -> dict:
-    rng = np.random.default_rng(0)
-    return {
-        f"layer{i}": {
-            "w": jnp.asarray(rng.standard_normal((WIDTH, WIDTH)) / np.sqrt(WIDTH), jnp.float32),
-            "b": jnp.zeros(WIDTH, jnp.float32),
-        }
-        for i in range(DEPTH)
-    }
-
-
-def state_bytes(state) -> int:
-    return sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(state) if hasattr(x, "dtype"))
 
 
 def main() -> None:
@@ -45,7 +29,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5, help="steps per timed round")
     args = parser.parse_args()
 
-    params = make_params()
+    params = _harness.square_mlp(WIDTH, DEPTH)
     n_params = sum(x.size for x in jax.tree.leaves(params))
     grads = jax.tree.map(lambda p: 0.01 * jnp.cos(3.0 * p) + 1e-3, params)
     optimizers = {
@@ -58,27 +42,16 @@ def main() -> None:
     }
     runs = {}
     for name, opt in optimizers.items():
-
-        def step(p, s, g, opt=opt):
-            u, s = opt.update(g, s, p)
-            return gdt.apply_updates(p, u), s
-
         state = opt.init(params)
-        t0 = time.perf_counter()
-        compiled = jax.jit(step).lower(params, state, grads).compile()  # grads an argument: no constant folding
-        compile_s = time.perf_counter() - t0
+        # grads an argument: no constant folding
+        compiled, compile_s = _harness.compile_timed(jax.jit(_harness.update_step(opt)), params, state, grads)
         p, s = jax.block_until_ready(compiled(params, state, grads))  # warm-up
-        runs[name] = dict(fn=compiled, p=p, s=s, compile=compile_s, bytes=state_bytes(state), times=[])
+        runs[name] = dict(fn=compiled, p=p, s=s, compile=compile_s, bytes=_harness.state_bytes(state), times=[])
 
     for _ in range(args.rounds):
         for run in runs.values():  # alternate optimizers round by round
-            p, s = run["p"], run["s"]
-            t0 = time.perf_counter()
-            for _ in range(args.steps):
-                p, s = run["fn"](p, s, grads)
-            jax.block_until_ready((p, s))
-            run["times"].append((time.perf_counter() - t0) / args.steps)
-            run["p"], run["s"] = p, s
+            seconds, run["p"], run["s"] = _harness.mean_step_seconds(run["fn"], run["p"], run["s"], grads, args.steps)
+            run["times"].append(seconds)
 
     base = runs["adamw"]
     print(

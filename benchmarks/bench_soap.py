@@ -16,31 +16,16 @@ Run from the repository root (a minute or two on 2 CPU cores):
 from __future__ import annotations
 
 import argparse
-import pathlib
 import statistics
-import sys
 import time
 from typing import Any
 
-_ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(_ROOT))
+import _harness
+import jax
+import jax.numpy as jnp
+import numpy as np
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-
-import gdtransforms as gdt  # noqa: E402
-
-
-def make_params(width: int, layers: int, seed: int = 0) -> dict[str, Any]:
-    rng = np.random.default_rng(seed)
-    return {
-        f"layer{i}": {
-            "w": jnp.asarray(rng.normal(size=(width, width)) / np.sqrt(width), jnp.float32),
-            "b": jnp.zeros(width, jnp.float32),
-        }
-        for i in range(layers)
-    }
+import gdtransforms as gdt
 
 
 def loss_fn(params: Any, x: jax.Array, y: jax.Array) -> jax.Array:
@@ -59,10 +44,6 @@ def make_step(opt: Any):
     return step
 
 
-def state_bytes(state: Any) -> int:
-    return sum(int(np.prod(leaf.shape)) * leaf.dtype.itemsize for leaf in jax.tree.leaves(state))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 rounds of 10 steps at width 256")
@@ -74,7 +55,7 @@ def main() -> None:
     if args.quick:
         args.width, args.rounds, args.steps = 256, 2, 10
 
-    params = make_params(args.width, args.layers)
+    params = _harness.square_mlp(args.width, args.layers)
     rng = np.random.default_rng(1)
     x = jnp.asarray(rng.normal(size=(64, args.width)), jnp.float32)
     y = jnp.asarray(rng.normal(size=(64, args.width)), jnp.float32)
@@ -84,13 +65,10 @@ def main() -> None:
     }
     runs: dict[str, dict[str, Any]] = {}
     for name, opt in optimizers.items():
-        fn = jax.jit(make_step(opt))
         state = opt.init(params)
-        start = time.perf_counter()
-        compiled = fn.lower(params, state, x, y).compile()
-        compile_s = time.perf_counter() - start
+        compiled, compile_s = _harness.compile_timed(jax.jit(make_step(opt)), params, state, x, y)
         runs[name] = dict(
-            fn=compiled, params=params, state=state, times=[], compile=compile_s, bytes=state_bytes(state)
+            fn=compiled, params=params, state=state, times=[], compile=compile_s, bytes=_harness.state_bytes(state)
         )
         # The first call (SOAP: eigh of every factor) is not a regular step: run it untimed.
         out = compiled(params, state, x, y)

@@ -8,11 +8,8 @@ The ``exact`` configuration with the RMSProp graft is also a test
 (tests/parity/test_shampoo_reference.py); the others stay here, as compiling
 the reference takes several seconds per configuration.
 
-optax-shampoo 0.0.6 predates jax 0.5; two shims here, nothing patched in
-site-packages: ``jax.tree_map``/``tree_flatten``/``tree_unflatten`` (removed
-from jax) point at ``jax.tree.*``, and the module's ``lax.while_loop`` casts the
-initial carry to the body's dtypes (the reference starts a float slot with
-``True``, which jax now rejects).
+The shims that let the reference run on today's jax, the shared settings and
+the loop: ``tests/parity/_shampoo_reference.py``.
 
 Configurations:
 - ``exact``: a 8x12 matrix (block 4: six 4x4 blocks), a vector of 8 (two
@@ -32,37 +29,26 @@ Configurations:
 
 from __future__ import annotations
 
+import pathlib
+import sys
 import time
-import types
 
-import jax
-import jax.numpy as jnp
-import numpy as np
-import optax
-from jax import lax
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-import gdtransforms as gdt
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
 
-for _old, _new in [
-    ("tree_map", jax.tree.map),
-    ("tree_flatten", jax.tree.flatten),
-    ("tree_unflatten", jax.tree.unflatten),
-]:
-    if not hasattr(jax, _old):
-        setattr(jax, _old, _new)
+import gdtransforms as gdt  # noqa: E402
+from tests.parity import _shampoo_reference as shared  # noqa: E402
+
+shared.shim_jax()
 
 from optax_shampoo import distributed_shampoo as ds  # noqa: E402
 
+shared.patch_reference(ds)
 
-def _while_loop(cond, body, init):
-    out = jax.eval_shape(body, init)
-    return lax.while_loop(cond, body, jax.tree.map(lambda x, o: jnp.asarray(x, o.dtype), init, out))
-
-
-ds.lax = types.SimpleNamespace(**{k: getattr(lax, k) for k in dir(lax) if not k.startswith("__")})
-ds.lax.while_loop = _while_loop
-
-STEPS = 20
+STEPS = shared.STEPS
 rng = np.random.default_rng(0)
 PROBLEMS = {
     "exact": (
@@ -79,30 +65,11 @@ PROBLEMS = {
     ),
 }
 LIMITS = {"exact": 1e-5, "merged": 2e-4}  # "uneven" is reported only
-COMMON = dict(
-    block_size=4,
-    beta1=0.9,
-    beta2=0.95,
-    start_preconditioning_step=3,
-    preconditioning_compute_steps=2,
-    weight_decay=0.01,
-    nesterov=True,
-    moving_average_for_momentum=False,
-)
-
-
-def grads_at(p, t):
-    return jax.tree.map(lambda x: jnp.sin(3 * x + 0.3 * t) + 0.05 * x**2, p)
+COMMON = shared.COMMON
 
 
 def run(opt, params):
-    update = jax.jit(opt.update)
-    p, s, out = params, opt.init(params), []
-    for t in range(STEPS):
-        u, s = update(grads_at(p, t), s, p)
-        p = optax.apply_updates(p, u)
-        out.append(p)
-    return out
+    return [p for _, p in shared.run(opt, params)]
 
 
 def main() -> None:

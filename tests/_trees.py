@@ -6,6 +6,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+import gdtransforms as gdt
+
 
 def nested_params() -> dict:
     """A nested tree: dict, list and tuple; float32, one bfloat16 and one scalar leaf."""
@@ -44,3 +46,17 @@ def assert_trees_close(actual, expected, *, rtol=1e-5, atol=1e-6, bf16_tol=2e-2,
             atol=bf16_tol if low else atol,
             err_msg=f"{msg}, leaf {i}",
         )
+
+
+def trajectory(opt, params, grads, *, jit: bool):
+    """One step per gradient in ``grads`` from ``opt.init(params)`` (``opt.update`` jitted or not).
+
+    Returns ``(out, state)``: ``out`` holds each step's ``(updates, params)``; ``state`` is the last state.
+    """
+    update = jax.jit(opt.update) if jit else opt.update
+    state, out = opt.init(params), []
+    for g in grads:
+        updates, state = update(g, state, params)
+        params = gdt.apply_updates(params, updates)
+        out.append((updates, params))
+    return out, state

@@ -24,7 +24,14 @@ import jax
 
 import gdtransforms as gdt
 from gdtransforms._demo._digits import QUICK_RACERS, TARGET_ACCURACY, _racers, load_digits, race_one
-from gdtransforms._demo._report import format_table, run_checklist, write_plots
+from gdtransforms._demo._report import (
+    format_table,
+    make_out_dir,
+    print_findings,
+    print_plots_and_time,
+    run_checklist,
+    write_plots,
+)
 from gdtransforms._demo._text_race import RACERS as TEXT_RACERS
 from gdtransforms._demo._text_report import run_text_race
 
@@ -127,10 +134,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     if args.batch_size > len(data[0]):
         print(f"--batch-size must be <= {len(data[0])} (the training examples), got {args.batch_size}", file=err)
         return 2
-    try:  # fail before training, not after
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        print(f"could not create the output folder {args.out}: {e}", file=err)
+    if not make_out_dir(args.out, err):  # fail before training, not after
         return 1
     start = time.perf_counter()
     print(
@@ -160,9 +164,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
 
     print(f"\n3) results (target: {TARGET_ACCURACY:.0%} validation accuracy)", file=out)
     print(format_table(results), file=out)
-    for r in results:
-        for finding in r.diagnosis or ():
-            print(f"   {r.racer.title}: {finding}", file=out)
+    print_findings(results, lambda r: r.racer.title, out)
     if {"momentum", "ema-momentum"} <= set(chosen):
         print(
             "   The two momentum forms match: the EMA form with lr 0.3 is heavy-ball with lr "
@@ -170,13 +172,5 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
             file=out,
         )
 
-    try:
-        written = write_plots(results, args.out, args.quick)
-    except ImportError as e:
-        print(f"\n4) no plots: {e}", file=out)
-    else:
-        print("\n4) wrote:", file=out)
-        for path in written:
-            print(f"   {path}", file=out)
-    print(f"\ndone in {time.perf_counter() - start:.1f} s", file=out)
+    print_plots_and_time(lambda: write_plots(results, args.out, args.quick), out, start, label="4) ")
     return 0

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pathlib
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 import jax
@@ -96,3 +97,33 @@ def write_plots(results: Sequence[Result], out_dir: pathlib.Path, quick: bool) -
     gdt.toolkit.plot_ema(save_to=path)
     written.append(path)
     return written
+
+
+def print_findings(results: Sequence[Any], title_of: Callable[[Any], str], out: TextIO) -> None:
+    """Each racer's diagnosis findings, one line each, after the results table."""
+    for r in results:
+        for finding in r.diagnosis or ():
+            print(f"   {title_of(r)}: {finding}", file=out)
+
+
+def print_plots_and_time(write: Callable[[], list[pathlib.Path]], out: TextIO, start: float, label: str = "") -> None:
+    """Calls ``write`` and lists the plots it wrote (or why there are none), then the time since ``start``."""
+    try:
+        written = write()
+    except ImportError as e:
+        print(f"\n{label}no plots: {e}", file=out)
+    else:
+        print(f"\n{label}wrote:", file=out)
+        for path in written:
+            print(f"   {path}", file=out)
+    print(f"\ndone in {time.perf_counter() - start:.1f} s", file=out)
+
+
+def make_out_dir(path: pathlib.Path, err: TextIO) -> bool:
+    """Creates the output folder before any training (so a bad path fails first); says why on ``err`` if not."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        print(f"could not create the output folder {path}: {e}", file=err)
+        return False
+    return True

@@ -14,6 +14,7 @@ import jax
 import numpy as np
 
 import gdtransforms as gdt
+from gdtransforms._demo._report import make_out_dir, print_findings, print_plots_and_time
 from gdtransforms._demo._text_data import VOCAB, load_corpus
 from gdtransforms._demo._text_race import FULL, QUICK, RACERS, Race, TextResult, available
 
@@ -88,10 +89,7 @@ def run_text_race(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not have:
         print("none of the chosen optimizers is in this build of gdtransforms", file=err)
         return 1
-    try:  # fail before training, not after
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        print(f"could not create the output folder {args.out}: {e}", file=err)
+    if not make_out_dir(args.out, err):  # fail before training, not after
         return 1
     start = time.perf_counter()
     m = cfg.model
@@ -121,16 +119,6 @@ def run_text_race(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         file=out,
     )
     print(format_table(results), file=out)
-    for r in results:
-        for finding in r.diagnosis or ():
-            print(f"   {r.title}: {finding}", file=out)
-    try:
-        written = write_plots(results, args.out, cfg.eval_every)
-    except ImportError as e:
-        print(f"\nno plots: {e}", file=out)
-    else:
-        print("\nwrote:", file=out)
-        for path in written:
-            print(f"   {path}", file=out)
-    print(f"\ndone in {time.perf_counter() - start:.1f} s", file=out)
+    print_findings(results, lambda r: r.title, out)
+    print_plots_and_time(lambda: write_plots(results, args.out, cfg.eval_every), out, start)
     return 0

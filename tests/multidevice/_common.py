@@ -78,3 +78,112 @@ def data(step: int, batch: int = 64):
     """A deterministic full batch ``(x, y)`` of numpy arrays for one step."""
     rng = np.random.default_rng(1000 + step)
     return rng.standard_normal((batch, 16), np.float32), rng.standard_normal((batch, 8), np.float32)
+
+
+# The FSDP scripts (muon_fsdp.py, soap_sharding.py, shampoo_sharding.py, kron_sharding.py):
+# a dict of params placed on a 1-D "fsdp" mesh, the same gradients and step, and
+# the same sharding and number checks.
+
+
+class Placed:
+    """``host_params`` placed by ``specs`` on a 1-D ``"fsdp"`` mesh over all devices.
+
+    Attributes: ``mesh``, ``shardings`` (a ``NamedSharding`` per key), ``params``
+    (sharded) and ``unsharded`` (all on the first device).
+    """
+
+    def __init__(self, host_params: dict, specs: dict):
+        from jax.sharding import Mesh, NamedSharding
+
+        self.mesh = Mesh(np.array(jax.devices()), ("fsdp",))
+        self.shardings = {k: NamedSharding(self.mesh, specs[k]) for k in host_params}
+        self.params = jax.device_put(host_params, self.shardings)
+        self.unsharded = jax.device_put(host_params, jax.devices()[0])
+
+    def assert_like_params(self, tree: dict, what: str) -> None:
+        """Each leaf of ``tree`` (keyed like the params) has its param's sharding."""
+        for k, leaf in tree.items():
+            want = self.shardings[k]
+            assert leaf.sharding.is_equivalent_to(want, leaf.ndim), (what, k, leaf.sharding, want)
+
+
+def grads_at(params, t):
+    """Deterministic gradients of step ``t`` (a function of the params)."""
+    return jax.tree.map(lambda p: jnp.sin(p * (1.0 + t)) + 0.1 * p, params)
+
+
+def make_step(opt):
+    """``step(params, state, t) -> (new params, new state, updates)`` with ``grads_at``."""
+    import gdtransforms as gdt
+
+    def step(params, state, t):
+        updates, state = opt.update(grads_at(params, t), state, params)
+        return gdt.apply_updates(params, updates), state, updates
+
+    return step
+
+
+def init_eager_and_jit(opt, params, check_state):
+    """``opt.init`` eagerly, then jitted with ``gdt.state_shardings``; ``check_state(state, what)`` on both.
+
+    Returns ``(state_shardings, jitted init's state)``.
+    """
+    import gdtransforms as gdt
+
+    check_state(opt.init(params), "eager init")
+    state_sh = gdt.state_shardings(jax.eval_shape(opt.init, params), params)
+    state = jax.jit(opt.init, out_shardings=state_sh)(params)
+    check_state(state, "jit init")
+    return state_sh, state
+
+
+def run_eager(opt, params, steps: int, check=None):
+    """``steps`` eager steps from ``opt.init(params)``; ``check(updates, state, t)`` after each.
+
+    Returns ``(params, state)``.
+    """
+    import gdtransforms as gdt
+
+    p, s = params, opt.init(params)
+    for t in range(steps):
+        updates, s = opt.update(grads_at(p, t), s, p)
+        p = gdt.apply_updates(p, updates)
+        if check is not None:
+            check(updates, s, t)
+    return p, s
+
+
+def run_against_unsharded(fn, opt, placed: Placed, state, steps: int, check_state, rtol: float, atol: float):
+    """``steps`` steps of the jitted ``fn`` from ``(placed.params, state)`` beside an unsharded jitted run.
+
+    After each step the updates and params must have each param's sharding,
+    ``check_state(state, t)`` must pass, and the updates must equal the
+    unsharded run's within ``rtol``/``atol``. Returns ``((params, state),
+    (unsharded params, unsharded state))``.
+    """
+    plain = jax.jit(make_step(opt))
+    ref_p, ref_s = placed.unsharded, opt.init(placed.unsharded)
+    p, s = placed.params, state
+    for t in range(steps):
+        p, s, u = fn(p, s, jnp.float32(t))
+        ref_p, ref_s, ref_u = plain(ref_p, ref_s, jnp.float32(t))
+        placed.assert_like_params(u, f"updates, step {t}")
+        placed.assert_like_params(p, f"params, step {t}")
+        check_state(s, t)
+        assert_trees_close(u, ref_u, rtol=rtol, atol=atol, msg=f"updates, step {t}")
+    return (p, s), (ref_p, ref_s)
+
+
+def run_sharded(fn, placed: Placed, state, steps: int, check_state, label: str = ""):
+    """``steps`` steps of the jitted ``fn`` from ``(placed.params, state)``, no reference run.
+
+    After each step the updates and params must have each param's sharding
+    and ``check_state(state, t)`` must pass. Returns ``(params, state)``.
+    """
+    p, s = placed.params, state
+    for t in range(steps):
+        p, s, u = fn(p, s, jnp.float32(t))
+        placed.assert_like_params(u, f"{label}updates, step {t}")
+        placed.assert_like_params(p, f"{label}params, step {t}")
+        check_state(s, t)
+    return p, s

@@ -13,14 +13,12 @@
 import _common as c  # noqa: I001  (sets up 8 devices before jax is imported)
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import PartitionSpec as P
 
 import gdtransforms as gdt
 
 STEPS = 5
-mesh = Mesh(np.array(jax.devices()), ("fsdp",))
 rng = np.random.default_rng(0)
 host_params = {
     "q": rng.standard_normal((32, 16), np.float32),
@@ -29,21 +27,9 @@ host_params = {
     "scale": np.float32(1.5),
 }
 specs = {"q": P("fsdp", None), "up": P(None, "fsdp"), "bias": P("fsdp"), "scale": P()}
-param_shardings = {k: NamedSharding(mesh, specs[k]) for k in host_params}
-replicated = NamedSharding(mesh, P())
-params = jax.device_put(host_params, param_shardings)
-unsharded = jax.device_put(host_params, jax.devices()[0])
+placed = c.Placed(host_params, specs)
+params, param_shardings, assert_like_params = placed.params, placed.shardings, placed.assert_like_params
 opt = gdt.kron(learning_rate=0.05, weight_decay=0.01, preconditioner_update_probability=1.0)
-
-
-def grads_at(params, t):
-    return jax.tree.map(lambda p: jnp.sin(p * (1.0 + t)) + 0.1 * p, params)
-
-
-def assert_like_params(tree, what):
-    for k, leaf in tree.items():
-        want = param_shardings[k]
-        assert leaf.sharding.is_equivalent_to(want, leaf.ndim), (what, k, leaf.sharding, want)
 
 
 def assert_replicated(state, what):
@@ -52,44 +38,26 @@ def assert_replicated(state, what):
         assert leaf.sharding.is_fully_replicated, (what, leaf.shape, leaf.sharding)
 
 
-state = opt.init(params)
-assert_like_params(state[0].mu, "eager init")
-abstract_state = jax.eval_shape(opt.init, params)
-state_sh = gdt.state_shardings(abstract_state, params)
-state = jax.jit(opt.init, out_shardings=state_sh)(params)
-assert_like_params(state[0].mu, "jit init")
-assert_replicated(state, "jit init")
+def check_state(state, what):
+    assert_like_params(state[0].mu, what)
+    if what != "eager init":
+        assert_replicated(state, what)
+
+
+state_sh, state = c.init_eager_and_jit(opt, params, check_state)
 c.check("init: momentum sharded like the params, factors replicated (eager and jit)")
 
-
-def step(params, state, t):
-    updates, state = opt.update(grads_at(params, t), state, params)
-    return gdt.apply_updates(params, updates), state, updates
-
-
+step = c.make_step(opt)
 pinned = jax.jit(step, out_shardings=(param_shardings, state_sh, param_shardings))
-plain = jax.jit(step)
-ref_params, ref_state = unsharded, opt.init(unsharded)
-p, s = params, state
-for t in range(STEPS):
-    p, s, u = pinned(p, s, jnp.float32(t))
-    ref_params, ref_state, ref_updates = plain(ref_params, ref_state, jnp.float32(t))
-    assert_like_params(u, f"updates, step {t}")
-    assert_like_params(p, f"params, step {t}")
-    assert_like_params(s[0].mu, f"momentum, step {t}")
-    assert_replicated(s, f"step {t}")
-    c.assert_trees_close(u, ref_updates, rtol=2e-5, atol=1e-6, msg=f"updates, step {t}")
+(p, s), (ref_params, ref_state) = c.run_against_unsharded(
+    pinned, opt, placed, state, STEPS, lambda s, t: check_state(s, f"step {t}"), rtol=2e-5, atol=1e-6
+)
 c.assert_trees_close(p, ref_params, rtol=2e-5, atol=1e-6, msg="params")
 c.assert_trees_close(s, ref_state, rtol=2e-5, atol=1e-6, msg="state")
 c.check("jit with state_shardings: momentum like the params, factors replicated; numbers == unsharded")
 
 free = jax.jit(step)  # shardings from the inputs, XLA's propagation for the rest
-p, s = params, state
-for t in range(2):
-    p, s, u = free(p, s, jnp.float32(t))
-    assert_like_params(u, f"free updates, step {t}")
-    assert_like_params(p, f"free params, step {t}")
-    assert_like_params(s[0].mu, f"free momentum, step {t}")
+c.run_sharded(free, placed, state, 2, lambda s, t: assert_like_params(s[0].mu, f"free momentum, step {t}"), "free ")
 c.check("jit, propagation only: updates, params and momentum keep each param's sharding")
 
 print("ALL OK")

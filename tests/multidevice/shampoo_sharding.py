@@ -16,14 +16,12 @@
 import _common as c  # noqa: I001  (sets up 8 devices before jax is imported)
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import PartitionSpec as P
 
 import gdtransforms as gdt
 
 STEPS = 4
-mesh = Mesh(np.array(jax.devices()), ("fsdp",))
 rng = np.random.default_rng(0)
 # Two matrices above the merge limit (kept 2-D, cut into 32x32 blocks), a bias, a scalar.
 host_params = {
@@ -33,9 +31,8 @@ host_params = {
     "scale": np.float32(1.5),
 }
 specs = {"up": P("fsdp", None), "down": P(None, "fsdp"), "bias": P("fsdp"), "scale": P()}
-param_shardings = {k: NamedSharding(mesh, specs[k]) for k in host_params}
-params = jax.device_put(host_params, param_shardings)
-unsharded = jax.device_put(host_params, jax.devices()[0])
+placed = c.Placed(host_params, specs)
+params, param_shardings, assert_like_params = placed.params, placed.shardings, placed.assert_like_params
 # matrix_epsilon 1e-3 keeps the roots well conditioned (rank <= 4 statistics in
 # 32x32 blocks): the comparison with the unsharded run then tests the sharding,
 # not how much a near-singular root amplifies the rounding of sharded sums.
@@ -45,18 +42,8 @@ opt = gdt.shampoo(
 BUFFERS = ("momentum", "diagonal_momentum", "diagonal_statistics")
 
 
-def grads_at(params, t):
-    return jax.tree.map(lambda p: jnp.sin(p * (1.0 + t)) + 0.1 * p, params)
-
-
 def inner(state):
     return state[0]  # chain(scale_by_shampoo, scale_by_learning_rate)
-
-
-def assert_like_params(tree, what):
-    for k, leaf in tree.items():
-        want = param_shardings[k]
-        assert leaf.sharding.is_equivalent_to(want, leaf.ndim), (what, k, leaf.sharding, want)
 
 
 def assert_buffers_like_params(state, what):
@@ -71,35 +58,22 @@ def assert_matrices_replicated(state, what):
         assert m.sharding.is_fully_replicated, (what, m.shape, m.sharding)
 
 
-state = opt.init(params)
-assert_buffers_like_params(state, "eager init")
-abstract_state = jax.eval_shape(opt.init, params)
-state_sh = gdt.state_shardings(abstract_state, params)
-state = jax.jit(opt.init, out_shardings=state_sh)(params)
-assert_buffers_like_params(state, "jit init")
-assert_matrices_replicated(state, "jit init")
+def check_state(state, what):
+    assert_buffers_like_params(state, what)
+    if what != "eager init":
+        assert_matrices_replicated(state, what)
+
+
+state_sh, state = c.init_eager_and_jit(opt, params, check_state)
 c.check("init: param-shaped buffers have each param's sharding, block statistics and roots are replicated")
 
-
-def step(params, state, t):
-    updates, state = opt.update(grads_at(params, t), state, params)
-    return gdt.apply_updates(params, updates), state, updates
-
-
+step = c.make_step(opt)
 pinned = jax.jit(
     step, in_shardings=(param_shardings, state_sh, None), out_shardings=(param_shardings, state_sh, param_shardings)
 )
-plain = jax.jit(step)
-ref_params, ref_state = unsharded, opt.init(unsharded)
-p, s = params, state
-for t in range(STEPS):
-    p, s, u = pinned(p, s, jnp.float32(t))
-    ref_params, ref_state, ref_updates = plain(ref_params, ref_state, jnp.float32(t))
-    assert_like_params(u, f"updates, step {t}")
-    assert_like_params(p, f"params, step {t}")
-    assert_buffers_like_params(s, f"step {t}")
-    assert_matrices_replicated(s, f"step {t}")
-    c.assert_trees_close(u, ref_updates, rtol=2e-5, atol=1e-6, msg=f"updates, step {t}")
+(p, s), (ref_params, ref_state) = c.run_against_unsharded(
+    pinned, opt, placed, state, STEPS, lambda s, t: check_state(s, f"step {t}"), rtol=2e-5, atol=1e-6
+)
 c.assert_trees_close(p, ref_params, rtol=2e-5, atol=1e-6, msg="params")
 c.assert_trees_close(
     inner(s)._replace(preconditioners=()),
@@ -115,13 +89,14 @@ for a, b in zip(jax.tree.leaves(inner(s).preconditioners), jax.tree.leaves(inner
 c.check("jit: params, updates and buffers keep each param's sharding, matrices replicated; numbers == unsharded")
 
 free = jax.jit(step)  # shardings from the inputs, XLA's propagation for the rest
-p, s = params, state
-for t in range(1):
-    p, s, u = free(p, s, jnp.float32(t))
-    assert_like_params(u, f"free updates, step {t}")
-    assert_like_params(p, f"free params, step {t}")
-    assert_like_params(inner(s).momentum, f"free momentum, step {t}")
-    assert_like_params(inner(s).diagonal_momentum, f"free diagonal momentum, step {t}")
+
+
+def check_free(state, t):
+    assert_like_params(inner(state).momentum, f"free momentum, step {t}")
+    assert_like_params(inner(state).diagonal_momentum, f"free diagonal momentum, step {t}")
+
+
+c.run_sharded(free, placed, state, 1, check_free, "free ")
 c.check("jit with input shardings only: updates, params and momentum buffers keep each param's sharding")
 
 print("ALL OK")

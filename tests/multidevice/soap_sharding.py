@@ -14,14 +14,12 @@
 import _common as c  # noqa: I001  (sets up 8 devices before jax is imported)
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import PartitionSpec as P
 
 import gdtransforms as gdt
 
 STEPS = 5
-mesh = Mesh(np.array(jax.devices()), ("fsdp",))
 rng = np.random.default_rng(0)
 # Square matrices sharded by rows and by columns; a tall and a wide one whose
 # long axis (64 > max_precond_dim) keeps the identity basis; a bias (plain
@@ -37,24 +35,13 @@ host_params = {
 }
 specs = {"q": P("fsdp", None), "k": P(None, "fsdp"), "down": P("fsdp", None), "up": P(None, "fsdp")}
 specs.update({"bias": P("fsdp"), "scale": P()})
-param_shardings = {k: NamedSharding(mesh, specs[k]) for k in host_params}
-params = jax.device_put(host_params, param_shardings)
-unsharded = jax.device_put(host_params, jax.devices()[0])
+placed = c.Placed(host_params, specs)
+params, param_shardings, assert_like_params = placed.params, placed.shardings, placed.assert_like_params
 opt = gdt.soap(learning_rate=0.01, weight_decay=0.01, precondition_frequency=2, max_precond_dim=32)
-
-
-def grads_at(params, t):
-    return jax.tree.map(lambda p: jnp.sin(p * (1.0 + t)) + 0.1 * p, params)
 
 
 def soap_state(state):
     return state[0]
-
-
-def assert_like_params(tree, what):
-    for k, leaf in tree.items():
-        want = param_shardings[k]
-        assert leaf.sharding.is_equivalent_to(want, leaf.ndim), (what, k, leaf.sharding, want)
 
 
 def assert_moments_sharded(state, what):
@@ -71,32 +58,20 @@ def assert_factors_replicated(state, what):
         assert m.sharding.is_fully_replicated, (what, m.shape, m.sharding)
 
 
-state = opt.init(params)
-assert_moments_sharded(state, "eager init")
-abstract_state = jax.eval_shape(opt.init, params)
-state_sh = gdt.state_shardings(abstract_state, params)
-state = jax.jit(opt.init, out_shardings=state_sh)(params)
-assert_moments_sharded(state, "jit init")
-assert_factors_replicated(state, "jit init")
+def check_init(state, what):
+    assert_moments_sharded(state, what)
+    if what == "jit init":
+        assert_factors_replicated(state, what)
+
+
+state_sh, state = c.init_eager_and_jit(opt, params, check_init)
 c.check("init: mu and nu have each param's sharding, factors and bases are replicated (eager and jit)")
 
-
-def step(params, state, t):
-    updates, state = opt.update(grads_at(params, t), state, params)
-    return gdt.apply_updates(params, updates), state, updates
-
-
+step = c.make_step(opt)
 free = jax.jit(step)  # shardings from the inputs, XLA's propagation for the rest
-plain = jax.jit(step)
-ref_params, ref_state = unsharded, opt.init(unsharded)
-p, s = params, state
-for t in range(STEPS):
-    p, s, u = free(p, s, jnp.float32(t))
-    ref_params, ref_state, ref_updates = plain(ref_params, ref_state, jnp.float32(t))
-    assert_like_params(u, f"updates, step {t}")
-    assert_like_params(p, f"params, step {t}")
-    assert_moments_sharded(s, f"step {t}")
-    c.assert_trees_close(u, ref_updates, rtol=1e-4, atol=2e-6, msg=f"updates, step {t}")
+(p, s), (ref_params, ref_state) = c.run_against_unsharded(
+    free, opt, placed, state, STEPS, lambda s, t: assert_moments_sharded(s, f"step {t}"), rtol=1e-4, atol=2e-6
+)
 c.assert_trees_close(p, ref_params, rtol=1e-5, atol=1e-5, msg="params")
 c.assert_trees_close(soap_state(s).mu, soap_state(ref_state).mu, rtol=1e-5, atol=1e-6, msg="mu")
 c.check("jit: updates, params, mu and nu keep each param's sharding; numbers == unsharded")
@@ -105,26 +80,26 @@ c.check("jit: updates, params, mu and nu keep each param's sharding; numbers == 
 # stay replicated and the step compiles once. (Left to XLA's propagation, it
 # may shard a factor of a row-sharded matrix by rows instead.)
 pinned = jax.jit(step, out_shardings=(param_shardings, state_sh, param_shardings))
-p, s = params, jax.jit(opt.init, out_shardings=state_sh)(params)
-for t in range(STEPS):
-    p, s, u = pinned(p, s, jnp.float32(t))
-    assert_moments_sharded(s, f"pinned step {t}")
-    assert_factors_replicated(s, f"pinned step {t}")
+
+
+def check_pinned(state, t):
+    assert_moments_sharded(state, f"pinned step {t}")
+    assert_factors_replicated(state, f"pinned step {t}")
+
+
+p, _ = c.run_sharded(pinned, placed, jax.jit(opt.init, out_shardings=state_sh)(params), STEPS, check_pinned, "pinned ")
 assert pinned._cache_size() == 1, pinned._cache_size()
 c.assert_trees_close(p, ref_params, rtol=1e-5, atol=1e-5, msg="pinned params")
 c.check("jit with gdt.state_shardings: factors and bases replicated, moments sharded, one compile")
 
-state = opt.init(params)
-p, s = params, state
-for t in range(2):
-    updates, s = opt.update(grads_at(p, t), s, p)
-    p = gdt.apply_updates(p, updates)
+
+def check_eager(updates, state, t):
     assert_like_params(updates, f"eager updates, step {t}")
-    assert_moments_sharded(s, f"eager step {t}")
-ref_p, ref_s = unsharded, opt.init(unsharded)
-for t in range(2):
-    ref_u, ref_s = opt.update(grads_at(ref_p, t), ref_s, ref_p)
-    ref_p = gdt.apply_updates(ref_p, ref_u)
+    assert_moments_sharded(state, f"eager step {t}")
+
+
+p, _ = c.run_eager(opt, params, 2, check_eager)
+ref_p, _ = c.run_eager(opt, placed.unsharded, 2)
 c.assert_trees_close(p, ref_p, rtol=1e-5, atol=1e-5, msg="eager params")
 c.check("eager: updates, mu and nu keep each param's sharding; numbers == unsharded")
 

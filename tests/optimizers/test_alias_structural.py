@@ -9,6 +9,7 @@ import optax
 import pytest
 
 import gdtransforms as gdt
+from tests._trees import trajectory
 
 rng = np.random.default_rng(0)
 PARAMS = {
@@ -27,13 +28,7 @@ def _grads(params, per_example=False):
 
 
 def _trajectory(opt, params, grads, jit):
-    update = jax.jit(opt.update) if jit else opt.update
-    state, out = opt.init(params), []
-    for g in grads:
-        updates, state = update(g, state, params)
-        params = gdt.apply_updates(params, updates)
-        out.append((updates, params))
-    return out
+    return trajectory(opt, params, grads, jit=jit)[0]
 
 
 def _assert_identical(a, b):

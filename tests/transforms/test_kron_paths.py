@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import gdtransforms as gdt
-from tests._trees import assert_trees_close, gradient_sequence, nested_params
+from tests._trees import assert_trees_close, gradient_sequence, nested_params, trajectory
 
 STEPS = 20
 PARAMS = nested_params()  # float32 leaves, a bfloat16 leaf, a scalar leaf
@@ -22,19 +22,9 @@ GRADS = gradient_sequence(PARAMS, STEPS)
 KWARGS = dict(learning_rate=0.05, b1=0.8, weight_decay=1e-2, preconditioner_lr=0.2)
 
 
-def _trajectory(opt, jit, params, grads):
-    update = jax.jit(opt.update) if jit else opt.update
-    state, out = opt.init(params), []
-    for g in grads:
-        updates, state = update(g, state, params)
-        params = gdt.apply_updates(params, updates)
-        out.append((updates, params))
-    return out, state
-
-
 @functools.cache
 def _plain_jitted():
-    return _trajectory(gdt.kron(**KWARGS), True, PARAMS, GRADS)
+    return trajectory(gdt.kron(**KWARGS), PARAMS, GRADS, jit=True)
 
 
 def _assert_identical(a, b):
@@ -45,7 +35,7 @@ def _assert_identical(a, b):
 
 def test_inject_hyperparams_is_bit_identical_jitted():
     """20 jitted steps on the nested tree (float32, bfloat16 and scalar leaves)."""
-    injected, state = _trajectory(gdt.inject_hyperparams(gdt.kron)(**KWARGS), True, PARAMS, GRADS)
+    injected, state = trajectory(gdt.inject_hyperparams(gdt.kron)(**KWARGS), PARAMS, GRADS, jit=True)
     plain, plain_state = _plain_jitted()
     _assert_identical(plain, injected)
     _assert_identical(plain_state, state.inner_state)
@@ -60,8 +50,8 @@ def test_inject_hyperparams_is_bit_identical_eager():
     params = {"s": jnp.float32(0.5), "w": jnp.asarray([[1.0, -2.0], [0.5, 3.0]], jnp.float32)}
     grads = [jax.tree.map(lambda p, t=t: jnp.cos(p * (t + 1)), params) for t in range(4)]
     kwargs = dict(learning_rate=0.05, weight_decay=1e-2, preconditioner_update_probability=0.5)
-    plain, plain_state = _trajectory(gdt.kron(**kwargs), False, params, grads)
-    injected, state = _trajectory(gdt.inject_hyperparams(gdt.kron)(**kwargs), False, params, grads)
+    plain, plain_state = trajectory(gdt.kron(**kwargs), params, grads, jit=False)
+    injected, state = trajectory(gdt.inject_hyperparams(gdt.kron)(**kwargs), params, grads, jit=False)
     _assert_identical(plain, injected)
     _assert_identical(plain_state, state.inner_state)
 
