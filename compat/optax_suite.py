@@ -1,51 +1,79 @@
 """Run optax's own test suite against gdtransforms.
 
-The installed optax ships its tests (``optax/**/*_test.py``). This script copies
-them into a temporary folder and points every optax import at gdtransforms'
-public path with the same name: ``from optax._src import alias`` becomes
-``import gdtransforms as alias``, ``from optax.transforms import _masking``
-becomes ``from gdtransforms import transforms as _masking``, ``import optax``
-becomes ``import gdtransforms as optax``. optax's own test helpers
-(``optax._src.test_utils``) stay real; nothing under test falls back to optax.
+The installed optax ships its tests (``optax/**/*_test.py``, 52 files). This
+script copies them into a temporary folder and points every optax import at
+gdtransforms' public path with the same name: ``from optax._src import alias``
+becomes ``import gdtransforms as alias``, ``from optax.transforms import
+_masking`` becomes ``from gdtransforms import transforms as _masking``,
+``import optax`` becomes ``import gdtransforms as optax``. optax's own test
+helpers (``optax._src.test_utils``) stay real, and a test file that imports
+another test file gets the rewritten copy; nothing under test falls back to
+optax.
 
-It then runs the copies with pytest and prints, per file, passed / failed /
-skipped, the failures grouped by cause, and a last line with the pass rate.
+Each file runs in its own pytest process (``-j`` at a time, each with a
+timeout), and the script prints, per file, passed / failed / skipped, the
+failures grouped by cause, and a last line with the pass rate.
 
-    python compat/optax_suite.py                 # against gdtransforms
-    python compat/optax_suite.py --baseline      # optax itself, unchanged
-    python compat/optax_suite.py -k alias        # only files whose name has "alias"
-    python compat/optax_suite.py --list-failures # every failing test id
+    python compat/optax_suite.py                      # against gdtransforms
+    python compat/optax_suite.py --baseline           # optax itself, unchanged
+    python compat/optax_suite.py --files alias,_src/base   # only matching files
+    python compat/optax_suite.py --list-failures      # every failing test id
 
-Tests that fail in the baseline (optax itself) on this machine are not
-portable here (a missing optional dependency, say) and are left out of the
-count; ``--baseline`` prints them.
+What is counted (the exclusion rule):
+
+* a test counts if it passes when the unchanged file runs against optax (the
+  baseline, cached in ``compat/baseline_optax-<version>.json``; ``--baseline``
+  runs and rewrites it). A test optax itself fails or skips on this machine
+  (a missing optional dependency, no accelerator) is not counted;
+* and it is not in ``NOT_PORTABLE`` below: tests of optax's private internals
+  (a name that starts with ``_`` inside an optax module, which has no public
+  path to point at) or of optax's own module layout. Each entry names its
+  reason, and the script prints how many tests each rule leaves out.
+
+So ``--baseline`` shows 100% by construction of what it counts, and the
+gdtransforms figure is over exactly the same tests. A test that optax passes
+and that is skipped against gdtransforms counts as a failure.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import concurrent.futures
+import fnmatch
+import json
+import os
 import pathlib
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import xml.etree.ElementTree as ET
 
 import optax
 
 OPTAX_DIR = pathlib.Path(optax.__file__).parent
+REPO = pathlib.Path(__file__).resolve().parent.parent
+BASELINE_FILE = REPO / "compat" / f"baseline_optax-{optax.__version__}.json"
 KEEP = {"test_utils"}  # optax's own test helpers stay real.
-# Where a private optax module's names live in gdtransforms' public API.
-PRIVATE_HOME = {"_src": "gdtransforms"}
+
+# Tests that cannot be ported: test id glob (file stem "::" class "::" test) -> reason.
+NOT_PORTABLE: dict[str, str] = {}
 
 
 def _namespace_for(package: str) -> str:
-    """``optax.transforms`` -> ``gdtransforms.transforms``; ``optax._src`` -> ``gdtransforms``."""
+    """``optax.transforms._masking`` -> ``gdtransforms.transforms``; ``optax._src`` -> ``gdtransforms``."""
     parts = package.split(".")[1:]
     public = [p for p in parts if not p.startswith("_")]
     return ".".join(["gdtransforms", *public])
+
+
+def _copied_name(package: str, name: str) -> str:
+    """The module name a copied test file gets: ``optax._src``, ``alias_test`` -> ``_src__alias_test``."""
+    parts = [*package.split(".")[1:], name]
+    return "__".join(parts)
 
 
 def _rewrite_line(line: str) -> str:
@@ -61,11 +89,12 @@ def _rewrite_line(line: str) -> str:
             name, alias = name.strip(), (alias.strip() or name.strip())
             if name in KEEP:
                 out.append(f"{indent}from {package} import {name} as {alias}")
+            elif name.endswith("_test"):
+                out.append(f"{indent}import {_copied_name(package, name)} as {alias}")
             elif name.startswith("_") or package.endswith("._src"):
                 out.append(f"{indent}import {_namespace_for(package)} as {alias}")
             else:
-                target = _namespace_for(package)
-                out.append(f"{indent}from {target} import {name} as {alias}")
+                out.append(f"{indent}from {_namespace_for(package)} import {name} as {alias}")
         return "\n".join(out)
     m = re.match(r"^(\s*)import (optax(?:\.\w+)*)(?: as (\w+))?\s*$", line)
     if m:
@@ -76,8 +105,8 @@ def _rewrite_line(line: str) -> str:
     return line
 
 
-def _rewrite(source: str) -> str:
-    # Join parenthesised ``from optax... import (\n a,\n b)`` blocks first.
+def rewrite(source: str) -> str:
+    """Point a test file's optax imports at gdtransforms' public paths."""
     source = re.sub(
         r"from (optax[\w.]*) import \(([^)]*)\)",
         lambda m: f"from {m.group(1)} import " + ", ".join(n.strip() for n in m.group(2).split(",") if n.strip()),
@@ -86,108 +115,197 @@ def _rewrite(source: str) -> str:
     return "\n".join(_rewrite_line(line) for line in source.splitlines()) + "\n"
 
 
-def copy_tests(dest: pathlib.Path, baseline: bool, pattern: str | None) -> list[pathlib.Path]:
-    files = []
-    for path in sorted(OPTAX_DIR.rglob("*_test.py")):
-        rel = path.relative_to(OPTAX_DIR)
-        if pattern and pattern not in str(rel):
-            continue
-        target = dest / str(rel).replace("/", "__")
-        text = path.read_text()
-        target.write_text(text if baseline else _rewrite(text))
-        files.append(target)
-    return files
+def all_test_files() -> list[str]:
+    """Paths of optax's test files relative to the installed package, e.g. ``_src/alias_test.py``."""
+    return sorted(str(p.relative_to(OPTAX_DIR)) for p in OPTAX_DIR.rglob("*_test.py"))
 
 
-def run(dest: pathlib.Path, workers: int) -> pathlib.Path:
-    report = dest / "report.xml"
-    cmd = [sys.executable, "-m", "pytest", str(dest), "-q", "-p", "no:cacheprovider", f"--junitxml={report}"]
+def select(files: list[str], patterns: str | None) -> list[str]:
+    """Files whose path contains one of the comma-separated patterns (or matches it as a glob)."""
+    if not patterns:
+        return files
+    wanted = [p.strip() for p in patterns.split(",") if p.strip()]
+    return [f for f in files if any(p in f or fnmatch.fnmatch(f, p) for p in wanted)]
+
+
+def stem(rel: str) -> str:
+    """``_src/alias_test.py`` -> ``_src__alias_test``: the copied file's module name."""
+    return rel[: -len(".py")].replace("/", "__")
+
+
+def copy_tests(dest: pathlib.Path, baseline: bool) -> None:
+    """Copy every optax test file (so that cross-imports between test files resolve), rewritten unless baseline."""
+    for rel in all_test_files():
+        text = (OPTAX_DIR / rel).read_text()
+        (dest / f"{stem(rel)}.py").write_text(text if baseline else rewrite(text))
+
+
+def run_file(dest: pathlib.Path, rel: str, timeout: float) -> tuple[str, float, bool]:
+    """Run one copied file under pytest; returns (its file stem, seconds, whether it timed out)."""
+    name = stem(rel)
+    report = dest / f"{name}.xml"
+    cmd = [sys.executable, "-m", "pytest", f"{name}.py", "-q", "-p", "no:cacheprovider", f"--junitxml={report}"]
     cmd += ["-o", "python_files=*_test.py", "--rootdir", str(dest), "-W", "ignore::DeprecationWarning"]
-    if workers > 1:
-        cmd += ["-n", str(workers)]
-    subprocess.run(cmd, cwd=dest, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    return report
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(dest), os.environ.get("PYTHONPATH", "")]))
+    env.setdefault("JAX_PLATFORMS", "cpu")
+    start = time.perf_counter()
+    try:
+        subprocess.run(cmd, cwd=dest, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    return name, time.perf_counter() - start, timed_out
 
 
-def outcomes(report: pathlib.Path) -> dict[str, tuple[str, str]]:
-    """test id -> (outcome, first line of the failure message)."""
-    result = {}
+def outcomes(report: pathlib.Path, name: str) -> dict[str, tuple[str, str]]:
+    """test id -> (outcome, first line of the failure message), from a junit report."""
+    result: dict[str, tuple[str, str]] = {}
+    if not report.exists():
+        return result
     for case in ET.parse(report).getroot().iter("testcase"):
-        test_id = f"{case.get('classname')}::{case.get('name')}"
+        classname = (case.get("classname") or "").split(".")[-1]
+        test_id = f"{name}::{classname}::{case.get('name')}"
         outcome, message = "passed", ""
         for child in case:
             if child.tag in ("failure", "error"):
-                outcome, message = "failed", (child.get("message") or "").strip()
+                outcome, message = "failed", (child.get("message") or child.text or "").strip()
             elif child.tag == "skipped":
                 outcome, message = "skipped", (child.get("message") or "").strip()
-        result[test_id] = (outcome, message.splitlines()[0][:160] if message else "")
+        first = message.splitlines()[0][:200] if message else ""
+        if outcome == "failed" and test_id in result and result[test_id][0] == "failed":
+            continue  # a teardown error after a failure: keep the failure
+        result[test_id] = (outcome, first)
     return result
 
 
+def run_all(files: list[str], baseline: bool, jobs: int, timeout: float) -> dict[str, tuple[str, str]]:
+    """Run the files (``jobs`` at a time) and return every test's outcome. A timed-out file's tests are missing."""
+    dest = pathlib.Path(tempfile.mkdtemp(prefix="optax_suite_"))
+    results: dict[str, tuple[str, str]] = {}
+    try:
+        copy_tests(dest, baseline)
+        # The largest files first, so that the last ones to finish are small.
+        order = sorted(files, key=lambda rel: -(OPTAX_DIR / rel).stat().st_size)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(run_file, dest, rel, timeout) for rel in order]
+            for future in concurrent.futures.as_completed(futures):
+                name, seconds, timed_out = future.result()
+                got = outcomes(dest / f"{name}.xml", name)
+                note = " TIMED OUT" if timed_out else ""
+                print(f"  ran {name} in {seconds:.0f}s ({len(got)} tests){note}", file=sys.stderr, flush=True)
+                if timed_out:
+                    results[f"{name}::*"] = ("timeout", f"file timed out after {timeout:.0f}s")
+                results.update(got)
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
+    return results
+
+
 def cause(message: str) -> str:
-    """A failure message with the specifics (numbers, names in quotes) blanked, to group by."""
-    m = re.match(r"(\w+(?:Error|Exception))", message)
+    """A failure message with the specifics (numbers, quoted text) blanked, to group failures by."""
+    for pattern in (r"has no attribute '(\w+)'", r"cannot import name '(\w+)'", r"No module named '([\w.]+)'"):
+        found = re.search(pattern, message)
+        if found:
+            return f"missing name: {found.group(1)}"
+    m = re.match(r"(\w+(?:Error|Exception|Exit))", message)
     kind = m.group(1) if m else "AssertionError"
-    if "has no attribute" in message:
-        name = re.search(r"has no attribute '(\w+)'", message)
-        return f"missing name: {name.group(1) if name else '?'}"
-    if "cannot import name" in message:
-        name = re.search(r"cannot import name '(\w+)'", message)
-        return f"missing name: {name.group(1) if name else '?'}"
     text = re.sub(r"[-+]?\d[\d.e+-]*", "N", message)
     text = re.sub(r"'[^']*'", "'.'", text)
-    return f"{kind}: {text[:90]}"
+    return f"{kind}: {text[:100]}"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--baseline", action="store_true", help="run optax's tests against optax itself")
-    parser.add_argument("-k", dest="pattern", default=None, help="only test files whose path contains this")
-    parser.add_argument("-n", dest="workers", type=int, default=2, help="pytest-xdist workers (default 2)")
-    parser.add_argument("--list-failures", action="store_true")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    args = parser.parse_args(argv)
+def not_portable_reason(test_id: str) -> str | None:
+    for pattern, reason in NOT_PORTABLE.items():
+        if fnmatch.fnmatchcase(test_id, pattern):
+            return reason
+    return None
 
-    dest = pathlib.Path(tempfile.mkdtemp(prefix="optax_suite_"))
-    try:
-        copy_tests(dest, args.baseline, args.pattern)
-        base_dest = pathlib.Path(tempfile.mkdtemp(prefix="optax_suite_base_"))
-        copy_tests(base_dest, True, args.pattern)
-        baseline = outcomes(run(base_dest, args.workers)) if not args.baseline else None
-        shutil.rmtree(base_dest, ignore_errors=True)
-        results = outcomes(run(dest, args.workers))
-    finally:
-        if not args.keep:
-            shutil.rmtree(dest, ignore_errors=True)
 
-    portable = {t for t, (o, _) in (baseline or results).items() if o == "passed"}
+def load_baseline() -> dict[str, tuple[str, str]]:
+    if not BASELINE_FILE.exists():
+        return {}
+    return {k: (v, "") for k, v in json.loads(BASELINE_FILE.read_text()).items()}
+
+
+def save_baseline(results: dict[str, tuple[str, str]], files: list[str]) -> None:
+    """Merge these files' baseline outcomes into the cache (other files' entries are kept)."""
+    names = {stem(rel) for rel in files}
+    old = {k: v for k, (v, _) in load_baseline().items() if k.split("::")[0] not in names}
+    old.update({k: v for k, (v, _) in results.items()})
+    BASELINE_FILE.write_text(json.dumps(dict(sorted(old.items())), indent=0) + "\n")
+
+
+def report(results: dict, baseline: dict, who: str, list_failures: bool) -> float:
+    """Print the per-file table, the failures by cause, and the pass rate; returns the rate in percent."""
     per_file: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     causes: collections.Counter = collections.Counter()
+    excluded: collections.Counter = collections.Counter()
     failures = []
-    for test_id, (outcome, message) in sorted(results.items()):
-        file = test_id.split("::")[0].split(".")[0]
-        if test_id not in portable:
-            per_file[file]["not portable"] += 1
+    for test_id in sorted(set(baseline) | set(results)):
+        file = test_id.split("::")[0]
+        if test_id.endswith("::*"):
             continue
+        base = baseline.get(test_id, ("missing", ""))[0]
+        reason = not_portable_reason(test_id)
+        if base != "passed" or reason:
+            excluded[reason or f"optax itself: {base}"] += 1
+            per_file[file]["not counted"] += 1
+            continue
+        outcome, message = results.get(test_id, ("failed", ""))
+        if test_id not in results:
+            message = results.get(f"{file}::*", ("", "not run (the file failed to collect)"))[1] or "not run"
+        if outcome == "skipped":
+            outcome, message = "failed", f"skipped where optax passes: {message}"
         per_file[file][outcome] += 1
         if outcome == "failed":
             causes[cause(message)] += 1
             failures.append((test_id, message))
-    print(f"{'file':48} {'passed':>7} {'failed':>7} {'skipped':>7} {'n/p':>5}")
+    print(f"{'file':44} {'passed':>7} {'failed':>7} {'not counted':>12}")
     for file, c in sorted(per_file.items()):
-        print(f"{file:48} {c['passed']:7d} {c['failed']:7d} {c['skipped']:7d} {c['not portable']:5d}")
+        print(f"{file:44} {c['passed']:7d} {c['failed']:7d} {c['not counted']:12d}")
+    if excluded:
+        print("\nnot counted:")
+        for text, n in excluded.most_common():
+            print(f"{n:6d}  {text}")
     if causes:
         print("\nfailures by cause:")
         for text, n in causes.most_common():
             print(f"{n:6d}  {text}")
-    if args.list_failures:
+    if list_failures and failures:
         print("\nfailing tests:")
         for test_id, message in failures:
             print(f"  {test_id}: {message}")
     passed = sum(c["passed"] for c in per_file.values())
     counted = sum(c["passed"] + c["failed"] for c in per_file.values())
-    who = "optax (baseline)" if args.baseline else "gdtransforms"
-    print(f"\n{who}: {passed}/{counted} portable optax tests pass ({100.0 * passed / max(counted, 1):.1f}%)")
+    rate = 100.0 * passed / max(counted, 1)
+    print(f"\n{who}: {passed}/{counted} portable optax {optax.__version__} tests pass ({rate:.1f}%)")
+    return rate
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--baseline", action="store_true", help="run optax's tests against optax itself")
+    parser.add_argument("--files", default=None, help="comma-separated substrings or globs of test file paths")
+    parser.add_argument("-j", "--jobs", type=int, default=2, help="files run at once (default 2)")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds per file (default 900)")
+    parser.add_argument("--list-failures", action="store_true", help="print every failing test id")
+    args = parser.parse_args(argv)
+
+    files = select(all_test_files(), args.files)
+    if not files:
+        parser.error(f"no optax test file matches {args.files!r}")
+    names = {stem(rel) for rel in files}
+    baseline = {k: v for k, v in load_baseline().items() if k.split("::")[0] in names}
+    if args.baseline or not baseline:
+        print(f"running the baseline (optax {optax.__version__}) on {len(files)} files", file=sys.stderr)
+        baseline = run_all(files, True, args.jobs, args.timeout)
+        save_baseline(baseline, files)
+    if args.baseline:
+        report(baseline, baseline, "optax (baseline)", args.list_failures)
+        return 0
+    print(f"running gdtransforms on {len(files)} files", file=sys.stderr)
+    results = run_all(files, False, args.jobs, args.timeout)
+    report(results, baseline, "gdtransforms", args.list_failures)
     return 0
 
 
