@@ -75,6 +75,7 @@ def safe_increment(count: jax.Array) -> jax.Array:
     """
     count = jnp.asarray(count)
     dtype = count.dtype
+    max_value: Any
     if jnp.issubdtype(dtype, jnp.integer):
         max_value = jnp.iinfo(dtype).max
     elif jnp.issubdtype(dtype, jnp.floating):
