@@ -225,6 +225,9 @@ def outcomes(report: pathlib.Path, name: str) -> dict[str, tuple[str, str]]:
         for child in case:
             if child.tag in ("failure", "error"):
                 outcome, message = "failed", (child.get("message") or child.text or "").strip()
+                if message == "collection failure":  # the cause is in the traceback's last "E" line
+                    errors = [line[1:].strip() for line in (child.text or "").splitlines() if line.startswith("E ")]
+                    message = f"collection failure: {errors[-1]}" if errors else message
             elif child.tag == "skipped":
                 outcome, message = "skipped", (child.get("message") or "").strip()
         first = message.splitlines()[0][:200] if message else ""
@@ -331,7 +334,7 @@ def report(results: dict, baseline: dict, who: str, list_failures: bool) -> floa
         if file in baseline_files:
             base = baseline.get(test_id, ("missing", ""))[0]
         else:  # no baseline for this file: every test that ran counts unless it was skipped
-            base = "skipped" if results[test_id][0] == "skipped" else "passed"
+            base = "skipped (no baseline)" if results[test_id][0] == "skipped" else "passed"
         reason = not_portable_reason(test_id)
         if base != "passed" or reason:
             excluded[reason or f"optax itself: {base}"] += 1
