@@ -327,6 +327,8 @@ def report(results: dict, baseline: dict, who: str, list_failures: bool) -> floa
     excluded: collections.Counter = collections.Counter()
     failures = []
     baseline_files = {test_id.split("::")[0] for test_id in baseline}
+    # Why a file's tests did not run: it timed out, or failed to collect (an entry with no class).
+    file_errors = {k.split("::")[0]: m for k, (o, m) in results.items() if k.endswith("::*") or "::::" in k}
     for test_id in sorted(set(baseline) | set(results)):
         file = test_id.split("::")[0]
         if test_id.endswith("::*"):
@@ -342,7 +344,7 @@ def report(results: dict, baseline: dict, who: str, list_failures: bool) -> floa
             continue
         outcome, message = results.get(test_id, ("failed", ""))
         if test_id not in results:
-            message = results.get(f"{file}::*", ("", "not run (the file failed to collect)"))[1] or "not run"
+            message = file_errors.get(file, "not run")
         if outcome == "skipped":
             outcome, message = "failed", f"skipped where optax passes: {message}"
         per_file[file][outcome] += 1
