@@ -294,7 +294,10 @@ def tree_map_params(
         return _is_masked_node(x) or (is_leaf is not None and is_leaf(x))
 
     def map_leaf(value: Any, *others: Any) -> Any:
-        return value if _is_masked_node(value) else f(value, *others)
+        # A masked-out leaf stays as it is, unless the caller's is_leaf picks it (then f sees it, as in optax).
+        if _is_masked_node(value) and not (is_leaf is not None and is_leaf(value)):
+            return value
+        return f(value, *others)
 
     def map_entry(template_value: Any, value: Any) -> Any:
         if is_params_placeholder(template_value):
