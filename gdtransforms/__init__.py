@@ -19,6 +19,7 @@ from gdtransforms import (
     tree,
     tree_utils,
 )
+from gdtransforms._core._annotations import resolve_annotations as _resolve_annotations
 from gdtransforms._core._base import (
     EmptyState,
     GradientTransformation,
@@ -289,6 +290,9 @@ from gdtransforms.losses import (
 )
 
 __version__ = "0.1.0"
+
+# Evaluate `from __future__ import annotations` strings, so inspect.signature shows real types.
+_resolve_annotations()
 
 if TYPE_CHECKING:
     from gdtransforms import toolkit as toolkit

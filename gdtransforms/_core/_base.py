@@ -76,9 +76,20 @@ class GradientTransformation(NamedTuple):
     update: TransformUpdateFn
 
 
-# Every gdtransforms update accepts extra keyword arguments, so the optax name
-# for such transformations is the same type here.
-GradientTransformationExtraArgs = GradientTransformation
+class GradientTransformationExtraArgs(GradientTransformation):
+    """A :class:`GradientTransformation` whose ``update`` is known to take ``**extra_args``.
+
+    Every gdtransforms update takes extra keyword arguments; this subclass
+    marks the transformations that say so in their type, as optax's does:
+    :func:`chain` and :func:`with_extra_args_support` return one, and
+    ``isinstance`` works as in optax in both directions (an instance of this
+    class is a :class:`GradientTransformation`; a plain
+    ``GradientTransformation(init, update)`` is not one of these).
+
+    Attributes:
+      init: the state initialiser.
+      update: the update function, taking ``**extra_args``.
+    """
 
 
 class EmptyState(NamedTuple):
@@ -118,18 +129,20 @@ def with_extra_args_support(tx: Any) -> GradientTransformation:
       tx: an object with ``init`` and ``update`` attributes.
 
     Returns:
-      A :class:`GradientTransformation` whose update accepts ``**extra_args``.
+      A :class:`GradientTransformationExtraArgs` (``tx`` itself when it is one).
     """
     if not (callable(getattr(tx, "init", None)) and callable(getattr(tx, "update", None))):
         raise TypeError(f"expected a gradient transformation with `init` and `update`, got {type(tx).__name__}")
+    if isinstance(tx, GradientTransformationExtraArgs):
+        return tx
     if accepts_extra_args(tx.update):
-        return tx if isinstance(tx, GradientTransformation) else GradientTransformation(tx.init, tx.update)
+        return GradientTransformationExtraArgs(tx.init, tx.update)
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
         return tx.update(updates, state, params)
 
-    return GradientTransformation(tx.init, update_fn)
+    return GradientTransformationExtraArgs(tx.init, update_fn)
 
 
 def identity() -> GradientTransformation:

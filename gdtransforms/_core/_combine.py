@@ -6,7 +6,7 @@ import collections
 import collections.abc
 from typing import Any
 
-from gdtransforms._core._base import GradientTransformation, with_extra_args_support
+from gdtransforms._core._base import GradientTransformation, GradientTransformationExtraArgs, with_extra_args_support
 
 __all__ = ["chain", "named_chain"]
 
@@ -53,7 +53,7 @@ def chain(*transforms: Any) -> GradientTransformation:
             new_state.append(tx_state)
         return updates, tuple(new_state)
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
 def named_chain(*named_transforms: tuple[str, Any]) -> GradientTransformation:
@@ -87,4 +87,4 @@ def named_chain(*named_transforms: tuple[str, Any]) -> GradientTransformation:
             updates, new_state[name] = tx.update(updates, state[name], params, **extra_args)
         return updates, new_state
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformationExtraArgs(init_fn, update_fn)

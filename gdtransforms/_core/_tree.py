@@ -65,11 +65,25 @@ def cast_like(tree: Any, other: Any) -> Any:
 
 
 def safe_increment(count: jax.Array) -> jax.Array:
-    """``count + 1`` that saturates at the dtype's maximum instead of wrapping."""
+    """``count + 1`` that saturates at the dtype's maximum instead of wrapping.
+
+    Integer counters (signed or unsigned) stop at ``iinfo.max``, floating ones
+    at ``finfo.max``.
+
+    Raises:
+      ValueError: the counter is neither integer nor floating (bool, complex).
+    """
     count = jnp.asarray(count)
-    max_value = jnp.iinfo(count.dtype).max
-    one = jnp.array(1, dtype=count.dtype)
-    return jnp.where(count < max_value, count + one, max_value)
+    dtype = count.dtype
+    max_value: Any
+    if jnp.issubdtype(dtype, jnp.integer):
+        max_value = jnp.iinfo(dtype).max
+    elif jnp.issubdtype(dtype, jnp.floating):
+        max_value = jnp.finfo(dtype).max
+    else:
+        raise ValueError(f"safe_increment: the counter must have an integer or floating dtype, got {dtype}")
+    top = jnp.asarray(np.asarray(max_value, dtype=dtype))
+    return jnp.where(count < top, count + jnp.ones([], dtype), top)
 
 
 def global_norm(updates: Any) -> jax.Array:

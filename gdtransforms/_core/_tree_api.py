@@ -130,15 +130,34 @@ def tree_get_all_with_path(tree: PyTree, key: Any, filtering: Filtering | None =
     """
     found: list[tuple[KeyPath, Any]] = []
 
+    def is_named(node: Any) -> bool:
+        return _is_named_tuple(node) and type(node).__name__ == key
+
+    def holds(node: Any) -> bool:
+        return is_named(node) or any(_entry_name(entry) == key for entry, _ in _entries(node)[0])
+
     def visit(node: Any, path: KeyPath) -> None:
-        if _is_named_tuple(node) and type(node).__name__ == key and _keeps(filtering, path, node):
-            found.append((path, node))
-        entries, _ = _entries(node)
-        for entry, child in entries:
-            child_path = (*path, entry)
-            if _entry_name(entry) == key and _keeps(filtering, child_path, child):
-                found.append((child_path, child))
-            visit(child, child_path)
+        # Level by level, as optax orders its matches: the outermost nodes that hold the
+        # key (in tree order) give their matches first, then their children are searched.
+        holders: list[tuple[KeyPath, Any]] = []
+
+        def find(n: Any, p: KeyPath) -> None:
+            if holds(n):
+                holders.append((p, n))
+                return
+            for entry, child in _entries(n)[0]:
+                find(child, (*p, entry))
+
+        find(node, path)
+        for p, n in holders:
+            if is_named(n):
+                matches = [(p, n)]
+            else:
+                matches = [((*p, e), c) for e, c in _entries(n)[0] if _entry_name(e) == key]
+            found.extend((mp, m) for mp, m in matches if _keeps(filtering, mp, m))
+        for p, n in holders:
+            for entry, child in _entries(n)[0]:
+                visit(child, (*p, entry))
 
     visit(tree, ())
     return found
@@ -275,7 +294,10 @@ def tree_map_params(
         return _is_masked_node(x) or (is_leaf is not None and is_leaf(x))
 
     def map_leaf(value: Any, *others: Any) -> Any:
-        return value if _is_masked_node(value) else f(value, *others)
+        # A masked-out leaf stays as it is, unless the caller's is_leaf picks it (then f sees it, as in optax).
+        if _is_masked_node(value) and not (is_leaf is not None and is_leaf(value)):
+            return value
+        return f(value, *others)
 
     def map_entry(template_value: Any, value: Any) -> Any:
         if is_params_placeholder(template_value):

@@ -184,6 +184,8 @@ def first_prefix_difference(
             parts.append(f"{path_str(path + (only_prefix[0],))} is in the {prefix_name} but not in the {tree_name}")
         if only_tree:
             parts.append(f"{path_str(path + (only_tree[0],))} is in the {tree_name} but not in the {prefix_name}")
+        if isinstance(prefix, dict) and isinstance(tree, dict):
+            parts[-1] += " (Dict key mismatch)"  # JAX's own words too, which code written for optax may look for
         return "; ".join(parts)
     if type(prefix) is not type(tree):
         return (

@@ -115,7 +115,7 @@ def optimistic_adam(
       Daskalakis et al., 2018, https://arxiv.org/abs/1711.00141
     """
     warnings.warn(
-        "`optimistic_adam` is deprecated, use `optimistic_adam_v2`.", category=DeprecationWarning, stacklevel=2
+        "`optimistic_adam` is deprecated; use `optimistic_adam_v2` instead.", category=DeprecationWarning, stacklevel=2
     )
     if callable(learning_rate):
         raise ValueError(

@@ -149,6 +149,8 @@ def _sort_arguments(arguments: dict[str, Any], static_names: set[str]) -> _Argum
         # A dtype (jnp.float32 is a callable type) is never a schedule.
         if name in static_names or isinstance(value, (bool, np.bool_, type, np.dtype)) or value is None:
             static[name] = value
+        elif isinstance(value, jax.Array) and jax.dtypes.issubdtype(value.dtype, jax.dtypes.prng_key):
+            static[name] = value  # a random key (jax.random.key) is not a hyperparameter, as in optax
         elif _is_stateful_schedule(value):
             scheduled[name] = value
         elif callable(value):

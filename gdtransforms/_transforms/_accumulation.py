@@ -45,7 +45,7 @@ def trace(
     the current point. Compare :func:`ema`, the notes' EMA form.
 
     Args:
-      decay: :math:`\mu`, in [0, 1).
+      decay: :math:`\mu`, in [0, 1]; 1 keeps a plain running sum.
       nesterov: use Nesterov's accelerated gradient.
       accumulator_dtype: optional dtype of the buffer (``None``: the params').
 
@@ -55,7 +55,8 @@ def trace(
     References:
       Polyak, 1964; Sutskever et al., 2013, http://proceedings.mlr.press/v28/sutskever13.pdf
     """
-    _checks.check_decay("decay", decay)
+    # 1.0 is a running sum (optax accepts it too), not a mistake.
+    _checks.check_in_range("decay", decay, 0.0, 1.0)
     accumulator_dtype = _checks.check_float_dtype("accumulator_dtype", accumulator_dtype)
 
     def init_fn(params):

@@ -45,6 +45,8 @@ def _add_param_term(
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
         params = require_params(params)
+        if updates is None:  # no updates at all (optax returns None too): nothing to add to
+            return None, state
         _checks.check_same_structure(
             params, updates, reference_name="params", tree_name="updates", where=f"{where}.update"
         )

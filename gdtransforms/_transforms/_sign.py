@@ -59,8 +59,8 @@ def scale_by_lion(
         "smooth": lambda x: jnp.tanh(smooth_beta * x),
         "refined": lambda x: jnp.where(jnp.abs(x) < 1.0, x, jnp.sign(x)),
     }
-    _checks.check_choice("mode", mode, signs)
-    sign = signs[mode]
+    # As in optax, an unknown mode raises when the update runs (still at trace time under jit).
+    sign = signs.get(mode)
 
     def init_fn(params):
         _checks.check_params(params, "scale_by_lion")
@@ -70,6 +70,8 @@ def scale_by_lion(
         del params, extra_args
         _checks.check_state(state, ScaleByLionState, "scale_by_lion")
         _checks.check_updates(updates, state.mu, "scale_by_lion")
+        if sign is None:
+            _checks.check_choice("mode", mode, signs, where="scale_by_lion")
 
         def leaf(g, mu):
             u = sign((1.0 - b1) * g + b1 * mu)

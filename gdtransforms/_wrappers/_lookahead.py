@@ -70,7 +70,7 @@ def lookahead(
     Args:
       fast_optimizer: the inner optimizer.
       sync_period: k >= 1, fast steps between synchronisations.
-      slow_step_size: :math:`\alpha` in (0, 1].
+      slow_step_size: :math:`\alpha` in [0, 1].
       reset_state: re-initialise the fast optimizer's state at every
         synchronisation.
 
@@ -79,7 +79,7 @@ def lookahead(
       :class:`LookaheadParams` and whose state is :class:`LookaheadState`.
 
     Raises:
-      ValueError: ``sync_period`` < 1 or ``slow_step_size`` outside (0, 1].
+      ValueError: ``sync_period`` < 1 or ``slow_step_size`` outside [0, 1].
 
     Example:
       >>> import jax.numpy as jnp
@@ -98,7 +98,8 @@ def lookahead(
       <https://arxiv.org/abs/1907.08610>`_, 2019.
     """
     _checks.check_int_at_least("sync_period", sync_period, 1, where="lookahead")
-    _checks.check_in_range("slow_step_size", slow_step_size, 0.0, 1.0, low_closed=False)
+    # 0 is allowed, as in optax: the slow weights stay put and the fast ones return to them at every sync.
+    _checks.check_in_range("slow_step_size", slow_step_size, 0.0, 1.0)
     fast_optimizer = with_extra_args_support(fast_optimizer)
 
     def init_fn(params):

@@ -116,8 +116,16 @@ def safe_softmax_cross_entropy(logits: jax.typing.ArrayLike, labels: jax.typing.
     c.check_float(fn, "logits", logits)
     logits, labels = c.broadcast(fn, ("logits", logits), ("labels", labels))
     log_probs = jax.nn.log_softmax(logits, axis=-1)
-    # Masking the operand itself (not only the product) keeps the gradient finite too.
-    terms = jnp.where(labels != 0.0, labels * jnp.where(labels != 0.0, log_probs, 0.0), 0.0)
+    # Where log p is finite the term is y log p, whose derivative in y is log p even at y = 0
+    # (label gradients, for distillation say). Where log p = -inf, a zero label gives 0 and a
+    # nonzero one -inf; each operand is masked too, so that no branch puts 0 * inf in a gradient.
+    finite = jnp.isfinite(log_probs)
+    nonzero = labels != 0.0
+    terms = jnp.where(
+        finite,
+        labels * jnp.where(finite, log_probs, 0.0),
+        jnp.where(nonzero, labels * jnp.where(nonzero, log_probs, 0.0), 0.0),
+    )
     return -jnp.sum(terms, axis=-1)
 
 
@@ -169,7 +177,7 @@ def softmax_cross_entropy_with_integer_labels(
       logits: unnormalised log-probabilities.
       labels: integer class indices, of the logits' shape with ``axis``
         removed (or broadcastable to it). With a tuple of axes, a label is a
-        flat (row-major) index into those axes.
+        flat (row-major) index into those axes, taken in the order given.
       axis: the class axis, or a tuple of axes.
       where: optional mask of the classes to include, of the logits' shape or
         of the batch shape. A fully masked example has loss 0.
@@ -186,7 +194,9 @@ def softmax_cross_entropy_with_integer_labels(
     if not isinstance(axis, (int, tuple)):
         raise ValueError(f"{fn}: `axis` must be an int or a tuple of ints, got {type(axis).__name__}")
     logits = jnp.asarray(logits)
-    class_axes = c.normalize_axes(fn, axis, logits.ndim)
+    c.normalize_axes(fn, axis, logits.ndim)  # checks the axes
+    # The labels index the class axes flattened in the order given (as in optax), not sorted.
+    class_axes = tuple(a % logits.ndim for a in (axis if isinstance(axis, tuple) else (axis,)))
     batch_axes = tuple(a for a in range(logits.ndim) if a not in class_axes)
     batch_shape = tuple(logits.shape[a] for a in batch_axes)
     c.check_broadcasts_to(fn, "labels", labels, batch_shape, f"`logits` of shape {logits.shape} without axes {axis}")

@@ -62,3 +62,48 @@ def test_with_extra_args_support_wraps_plain_update():
 def test_with_extra_args_support_rejects_non_transformations():
     with pytest.raises(TypeError, match="init"):
         gdt.with_extra_args_support(object())
+
+
+def test_extra_args_class_is_a_subclass_as_in_optax():
+    """isinstance answers as optax's: ExtraArgs is a GradientTransformation, not the reverse."""
+
+    def update(updates, state, params=None):
+        return updates, state
+
+    plain = gdt.GradientTransformation(gdt.init_empty_state, update)
+    assert not isinstance(plain, gdt.GradientTransformationExtraArgs)
+    wrapped = gdt.with_extra_args_support(plain)
+    assert isinstance(wrapped, gdt.GradientTransformationExtraArgs)
+    assert isinstance(wrapped, gdt.GradientTransformation)
+    assert gdt.with_extra_args_support(wrapped) is wrapped
+    assert isinstance(gdt.chain(plain, plain), gdt.GradientTransformationExtraArgs)
+    assert isinstance(gdt.named_chain(("a", plain)), gdt.GradientTransformationExtraArgs)
+    # A gdtransforms transformation takes **extra_args already: the same functions, now marked.
+    adam = gdt.scale_by_adam()
+    marked = gdt.with_extra_args_support(adam)
+    assert isinstance(marked, gdt.GradientTransformationExtraArgs) and marked.update is adam.update
+
+
+def test_safe_increment_saturates_for_every_counter_dtype():
+    for dtype in (jnp.int8, jnp.uint8, jnp.uint32, jnp.int32, jnp.bfloat16, jnp.float16, jnp.float32):
+        info = jnp.iinfo(dtype) if jnp.issubdtype(dtype, jnp.integer) else jnp.finfo(dtype)
+        top = jnp.asarray(info.max, dtype)
+        assert gdt.safe_increment(jnp.asarray(3, dtype)) == 4
+        assert gdt.safe_increment(jnp.asarray(3, dtype)).dtype == dtype
+        assert jax.jit(gdt.safe_increment)(top) == top, dtype
+    for dtype in (jnp.bool_, jnp.complex64):
+        with pytest.raises(ValueError, match="integer or floating"):
+            gdt.safe_increment(jnp.asarray(1, dtype))
+
+
+def test_signatures_carry_real_annotations():
+    """Code that asks whether `learning_rate` takes a schedule sees the real annotation, not a string."""
+    import inspect
+
+    for factory in (gdt.adam, gdt.sgd, gdt.contrib.muon, gdt.add_decayed_weights):
+        annotation = (
+            inspect.signature(factory)
+            .parameters["learning_rate" if factory is not gdt.add_decayed_weights else "weight_decay"]
+            .annotation
+        )
+        assert annotation is gdt.ScalarOrSchedule, (factory.__name__, annotation)

@@ -111,6 +111,7 @@ ROWS: list[Bad] = [
     factory("ema_decay_1", lambda: gdt.ema(1.0), ValueError, "`decay`"),
     factory("ema_momentum_beta", lambda: gdt.ema_momentum(0.1, beta=1.5), ValueError, "`beta`"),
     factory("trace_nan_decay", lambda: gdt.trace(NAN), ValueError, "`decay`"),
+    factory("trace_decay_above_1", lambda: gdt.trace(1.5), ValueError, "`decay`"),  # 1.0 itself is a running sum
     factory("stddev_decay_negative", lambda: gdt.scale_by_stddev(decay=-0.1), ValueError, "`decay`"),
     factory("adam_b1_string", lambda: gdt.adam(0.1, b1="x"), TypeError, "`b1`"),
     # -- Scalar hyperparameters (issue 13, item 8): shapes would leak into the params.
@@ -151,7 +152,8 @@ ROWS: list[Bad] = [
     factory("clip_negative", lambda: gdt.clip(-1.0), ValueError, "max_delta"),
     factory("clip_by_global_norm_0", lambda: gdt.clip_by_global_norm(0.0), ValueError, "max_norm"),
     factory("trust_ratio_min_norm", lambda: gdt.scale_by_trust_ratio(min_norm=-1.0), ValueError, "min_norm"),
-    factory("lion_mode", lambda: gdt.scale_by_lion(mode="soft"), ValueError, "`mode`"),
+    # An unknown lion mode raises at update, as in optax.
+    Bad("lion_mode", update(lambda: gdt.scale_by_lion(mode="soft"), PARAMS), ValueError, "`mode`"),
     factory("scale_by_schedule_number", lambda: gdt.scale_by_schedule(0.1), TypeError, "step_size_fn"),
     # -- State dtypes.
     factory("adam_int_mu_dtype", lambda: gdt.adam(0.1, mu_dtype=jnp.int32), TypeError, "mu_dtype"),
@@ -233,7 +235,7 @@ ROWS: list[Bad] = [
         traced=False,
     ),
     factory("lookahead_sync_period_0", lambda: gdt.lookahead(gdt.sgd(0.1), 0, 0.5), ValueError, "sync_period"),
-    factory("lookahead_slow_step_size_0", lambda: gdt.lookahead(gdt.sgd(0.1), 2, 0.0), ValueError, "slow_step_size"),
+    factory("lookahead_slow_step_size_neg", lambda: gdt.lookahead(gdt.sgd(0.1), 2, -0.5), ValueError, "slow_step_size"),
     factory(
         "apply_if_finite_negative", lambda: gdt.apply_if_finite(gdt.sgd(0.1), -1), ValueError, "max_consecutive_errors"
     ),

@@ -414,3 +414,22 @@ def test_a_factory_that_needs_an_array_is_rebuilt_with_arrays():
     opt = gdt.inject_hyperparams(needs_float)(step_size=4.0)
     updates, _ = jax.jit(opt.update)({"w": jnp.ones(2)}, opt.init({"w": jnp.ones(2)}))
     np.testing.assert_array_equal(updates["w"], [2.0, 2.0])
+
+
+def test_random_key_argument_is_not_a_hyperparameter():
+    """A typed key (jax.random.key) is passed to the factory as it is, as in optax."""
+
+    def noisy(key, scale):
+        def update_fn(updates, state, params=None):
+            del params
+            noise = jax.random.normal(state, jnp.shape(updates))
+            return updates + scale * noise, jax.random.split(state)[0]
+
+        return gdt.GradientTransformation(lambda params: key, update_fn)
+
+    tx = gdt.inject_hyperparams(noisy)(key=jax.random.key(3), scale=0.5)
+    state = jax.jit(tx.init)(jnp.zeros(2))
+    assert sorted(state.hyperparams) == ["scale"]
+    updates, _ = jax.jit(tx.update)(jnp.zeros(2), state)
+    expected = 0.5 * jax.random.normal(jax.random.key(3), (2,))
+    np.testing.assert_allclose(updates, expected, rtol=1e-6)

@@ -23,6 +23,13 @@ def test_trace_heavy_ball_by_hand():
     np.testing.assert_allclose(state.trace, [2.9], rtol=1e-6)
 
 
+def test_trace_decay_one_is_a_running_sum():
+    """decay = 1 is accepted, as in optax: the trace is the sum of all updates so far."""
+    out, state = steps(gdt.trace(1.0), [jnp.array([1.0]), jnp.array([2.0]), jnp.array([-0.5])])
+    np.testing.assert_allclose(out, [[1.0], [3.0], [2.5]], rtol=1e-6)
+    np.testing.assert_allclose(state.trace, [2.5], rtol=1e-6)
+
+
 def test_trace_nesterov_by_hand():
     out, _ = steps(gdt.trace(0.9, nesterov=True), [jnp.array([1.0]), jnp.array([2.0])])
     # v1 = 1, u1 = 1 + 0.9 * 1; v2 = 2 + 0.9 * 1 = 2.9, u2 = 2 + 0.9 * 2.9.

@@ -19,6 +19,14 @@ def test_add_decayed_weights_by_hand():
     assert jax.tree.leaves(state) == []
 
 
+def test_add_decayed_weights_passes_none_updates_through():
+    """No updates at all (None), as optax allows: nothing to add the decay to."""
+    tx = gdt.add_decayed_weights(0.1)
+    state = tx.init(PARAMS)
+    updates, new_state = tx.update(None, state, PARAMS)
+    assert updates is None and new_state == state
+
+
 def test_add_decayed_weights_mask_skips_biases():
     tx = gdt.add_decayed_weights(0.1, mask={"w": True, "b": False})
     u, _ = tx.update(GRADS, tx.init(PARAMS), PARAMS)

@@ -50,6 +50,19 @@ def test_lookahead_by_hand():
     assert history == [(2.0, 4.0), (2.5, 2.5), (1.25, 2.5), (1.5625, 1.5625)]
 
 
+def test_lookahead_slow_step_size_zero_keeps_slow_weights():
+    """slow_step_size = 0 is accepted, as in optax: at each sync the fast weights return to the slow ones."""
+    opt = gdt.lookahead(gdt.sgd(0.5), sync_period=2, slow_step_size=0.0)
+    params = gdt.LookaheadParams.init_synced(jnp.array([4.0]))
+    state = opt.init(params)
+    history = []
+    for _ in range(4):
+        updates, state = opt.update(params.fast, state, params)
+        params = gdt.apply_updates(params, updates)
+        history.append((float(params.fast[0]), float(params.slow[0])))
+    assert history == [(2.0, 4.0), (4.0, 4.0), (2.0, 4.0), (4.0, 4.0)]
+
+
 def test_lookahead_takes_optax_lookahead_params():
     opt = gdt.lookahead(gdt.sgd(0.5), sync_period=2, slow_step_size=0.5)
     params = optax.LookaheadParams.init_synced(jnp.array([4.0]))
@@ -71,7 +84,7 @@ def test_sync_period_must_be_positive(sync_period):
         gdt.lookahead(gdt.sgd(1.0), sync_period, 0.5)
 
 
-@pytest.mark.parametrize("slow_step_size", [0.0, -0.5, 1.5, float("nan")])
+@pytest.mark.parametrize("slow_step_size", [-0.5, 1.5, float("nan")])  # 0.0 is allowed, as in optax
 def test_slow_step_size_must_be_in_0_1(slow_step_size):
     with pytest.raises(ValueError, match="slow_step_size"):
         gdt.lookahead(gdt.sgd(1.0), 2, slow_step_size)
