@@ -118,8 +118,10 @@ RACERS: dict[str, TextRacer] = {
     "kron": TextRacer(
         "PSGD Kron",
         "kron",
-        1e-3,
-        lambda f, lr, cfg: f(lr, b1=0.9, weight_decay=0.1, weight_decay_mask=_is_matrix),
+        3e-3,
+        lambda f, lr, cfg: f(
+            lr, b1=0.9, weight_decay=0.1, weight_decay_mask=_is_matrix, preconditioner_init_scale=None
+        ),
     ),
     "schedule-free": TextRacer(
         "Schedule-free AdamW",

@@ -11,6 +11,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from gdtransforms._core import _checks
 from gdtransforms._core._base import GradientTransformation, MaskOrFn, ScalarOrSchedule, identity
 from gdtransforms._core._combine import chain
 from gdtransforms._transforms._accumulation import ema, trace
@@ -181,6 +182,8 @@ def dpsgd(
     References:
       Abadi et al., 2016, https://arxiv.org/abs/1607.00133
     """
+    if momentum is not None:
+        _checks.check_decay("momentum", momentum)  # as in sgd: a momentum of 1 never forgets
     return chain(
         differentially_private_aggregate(l2_norm_clip=l2_norm_clip, noise_multiplier=noise_multiplier, key=seed),
         trace(decay=momentum, nesterov=nesterov) if momentum is not None else identity(),

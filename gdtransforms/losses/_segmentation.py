@@ -34,7 +34,7 @@ def _check_probabilities(fn: str, probs: jax.Array) -> None:
     sums = values.sum(axis=-1)
     if sums.size and not np.allclose(sums, 1.0, rtol=1e-5):
         raise ValueError(
-            f"{fn}: with apply_softmax=False the predictions must be probability distributions that sum to 1 "
+            f"{fn}: with apply_softmax=False the predictions must be valid probability distributions that sum to 1 "
             f"along the class axis; the sums range over [{sums.min():.6f}, {sums.max():.6f}]"
         )
 

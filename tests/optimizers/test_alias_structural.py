@@ -121,7 +121,7 @@ BAD = {
     "sm3_momentum": (lambda: gdt.sm3(0.1, momentum=-0.1), ValueError, "b1"),
     "dpsgd_clip": (lambda: gdt.dpsgd(0.1, -1.0, 1.0, seed=0), ValueError, "l2_norm_clip"),
     "dpsgd_noise": (lambda: gdt.dpsgd(0.1, 1.0, -1.0, seed=0), ValueError, "noise_multiplier"),
-    "dpsgd_momentum": (lambda: gdt.dpsgd(0.1, 1.0, 1.0, seed=0, momentum=1.0), ValueError, "decay"),
+    "dpsgd_momentum": (lambda: gdt.dpsgd(0.1, 1.0, 1.0, seed=0, momentum=1.0), ValueError, "momentum"),
 }
 
 
