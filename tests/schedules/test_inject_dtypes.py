@@ -98,8 +98,9 @@ def _assert_identical(a, b, ulps: int = 0):
 
 
 def _row(name):
-    factory, kwargs, *static = INJECTABLE[name]
-    return factory, kwargs, gdt.inject_hyperparams(factory, static_args=tuple(*static))(**kwargs)
+    factory, kwargs, *rest = INJECTABLE[name]
+    static_args = rest[0] if rest else ()
+    return factory, kwargs, gdt.inject_hyperparams(factory, static_args=static_args)(**kwargs)
 
 
 @pytest.mark.parametrize("name", sorted(INJECTABLE))
