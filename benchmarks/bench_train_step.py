@@ -25,7 +25,10 @@ two speed options that give up bit-equality with optax: ``leaf_norms=False``
 ``clip_by_global_norm(1.0, reciprocal=True)`` (the clip fuses into AdamW).
 
     python benchmarks/bench_train_step.py [--quick] [--layers N] [--models gpt,mlp,cnn]
-        [--rounds R] [--steps S] [--compile-rounds C]
+        [--rounds R] [--steps S] [--compile-rounds C] [--opt-only]
+
+``--opt-only`` times only the optimizer step on the GPT's gradients (``4 * S`` steps
+per round), in wall time and in CPU time of all threads.
 """
 
 from __future__ import annotations
@@ -252,6 +255,34 @@ def peak_mib(compiled: Any) -> float:
     return (m.argument_size_in_bytes + m.output_size_in_bytes - m.alias_size_in_bytes + m.temp_size_in_bytes) / 2**20
 
 
+def bench_optimizer(params: Any, grads_tree: Any, rounds: int, steps: int) -> dict[str, dict[str, Any]]:
+    """The optimizer step alone on fixed gradients, donated, alternating contenders.
+
+    Records each round's wall time and CPU time (all threads) per step, and XLA's bytes per
+    parameter and kernel count of the compiled step.
+    """
+    n_params = sum(x.size for x in jax.tree.leaves(params))
+    res: dict[str, dict[str, Any]] = {c: {"opt": [], "opt_cpu": []} for c in CONTENDERS}
+    ostates, ofns = {}, {}
+    for c in CONTENDERS:
+        p = start_params(params, c)
+        g = p.layout.flatten(grads_tree) if gdt.is_flat(p) else grads_tree
+        ostates[c] = [p, init_state(c, p), g]
+        ofns[c] = opt_step(lib_of(c), is_fast(c)).lower(*ostates[c]).compile()
+        res[c]["opt_bytes"], res[c]["opt_kernels"] = xla_counts(ofns[c], n_params)
+    for r in range(rounds):
+        for c in rotation(r):
+            p, s, g = ostates[c]
+            t0, c0 = time.perf_counter(), time.process_time()
+            for _ in range(steps * 4):
+                p, s = ofns[c](p, s, g)
+            jax.block_until_ready((p, s))
+            res[c]["opt"].append((time.perf_counter() - t0) / (steps * 4))
+            res[c]["opt_cpu"].append((time.process_time() - c0) / (steps * 4))
+            ostates[c] = [p, s, g]
+    return res
+
+
 def bench_model(
     name: str, params: Any, loss_fn: Callable, batches: list, rounds: int, steps: int, compile_rounds: int
 ) -> dict:
@@ -284,22 +315,8 @@ def bench_model(
     # Optimizer only, on fixed gradients.
     grads_tree = jax.grad(loss_fn)(params, batches[0])
     n_params = sum(x.size for x in jax.tree.leaves(params))
-    ostates, ofns = {}, {}
-    for c in CONTENDERS:
-        p = start_params(params, c)
-        g = p.layout.flatten(grads_tree) if gdt.is_flat(p) else grads_tree
-        ostates[c] = [p, init_state(c, p), g]
-        ofns[c] = opt_step(lib_of(c), is_fast(c)).lower(*ostates[c]).compile()
-        res[c]["opt_bytes"], res[c]["opt_kernels"] = xla_counts(ofns[c], n_params)
-    for r in range(rounds):
-        for c in rotation(r):
-            p, s, g = ostates[c]
-            t0 = time.perf_counter()
-            for _ in range(steps * 4):
-                p, s = ofns[c](p, s, g)
-            jax.block_until_ready((p, s))
-            res[c]["opt"].append((time.perf_counter() - t0) / (steps * 4))
-            ostates[c] = [p, s, g]
+    for c, opt_res in bench_optimizer(params, grads_tree, rounds, steps).items():
+        res[c].update(opt_res)
     diff = lambda a, b: max(float(jnp.max(jnp.abs(x - y))) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))  # noqa: E731
     return {
         "model": name,
@@ -347,6 +364,23 @@ def report(rows: list[dict]) -> None:
         )
 
 
+def report_optimizer(model: str, n_params: int, res: dict[str, dict[str, Any]]) -> None:
+    med = statistics.median
+    o = res["optax"]
+    print()
+    print(f"Optimizer step alone, {model} ({n_params / 1e6:.2f}M params), medians over {len(o['opt'])} rounds:")
+    print()
+    print("| contender | wall ms | ratio | CPU ms (all threads) | ratio | bytes/param (floor 32) | kernels |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for c in CONTENDERS:
+        r = res[c]
+        print(
+            f"| {c} | {med(r['opt']) * 1e3:.3f} | {med(o['opt']) / med(r['opt']):.2f}x "
+            f"| {med(r['opt_cpu']) * 1e3:.3f} | {med(o['opt_cpu']) / med(r['opt_cpu']):.2f}x "
+            f"| {r['opt_bytes']:.1f} | {r['opt_kernels']} |"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="small GPT, few rounds (about a minute)")
@@ -355,6 +389,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=None, help="alternating rounds of steps")
     ap.add_argument("--steps", type=int, default=None, help="steps per contender per round")
     ap.add_argument("--compile-rounds", type=int, default=None, help="alternating rounds of compiles")
+    ap.add_argument("--opt-only", action="store_true", help="only the optimizer step, on the GPT's gradients")
     args = ap.parse_args()
     rounds, steps = (3, 3) if args.quick else (7, 5)
     rounds, steps = args.rounds or rounds, args.steps or steps
@@ -363,6 +398,12 @@ def main() -> None:
     print(f"jax {jax.__version__}, optax {optax.__version__}, {jax.devices()[0].device_kind}, {platform.machine()}")
     rows = []
     key = jax.random.key(0)
+    if args.opt_only:
+        params = gpt_init(key, layers, 256, 128)
+        grads = jax.grad(gpt_loss)(params, text_batches(stdlib_bytes(), 16, 128, 1)[0])
+        n_params = sum(x.size for x in jax.tree.leaves(params))
+        report_optimizer(f"gpt-{layers}L", n_params, bench_optimizer(params, grads, rounds, steps))
+        return
     if "gpt" in args.models:
         data = stdlib_bytes()
         batches = text_batches(data, 16, 128, 8)
