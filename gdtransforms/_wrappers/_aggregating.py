@@ -179,6 +179,14 @@ def process(
     def init_fn(params):
         return pre.init(params), agg.init(params), post.init(params)
 
+    # The branches are built once, so that eager calls reuse lax.cond's trace.
+    def run(u, s, p, kwargs):
+        return post.update(u, s, p, **kwargs)
+
+    def skip(u, s, p, kwargs):
+        del p, kwargs
+        return jax.tree.map(jnp.zeros_like, u), s
+
     def update_fn(updates, state, params=None, **extra_args):
         if not isinstance(state, tuple) or len(state) != 3:
             raise ValueError("process: `state` must be the 3-tuple (pre, aggregator, post) that init built")
@@ -189,14 +197,6 @@ def process(
             aggregated, aux = aggregated
             extra_args = {**extra_args, **aux}
         ready = tree_get(agg_state, "ready", True)
-
-        def run(u, s, p, kwargs):
-            return post.update(u, s, p, **kwargs)
-
-        def skip(u, s, p, kwargs):
-            del p, kwargs
-            return jax.tree.map(jnp.zeros_like, u), s
-
         updates, post_state = jax.lax.cond(ready, run, skip, aggregated, post_state, params, extra_args)
         return updates, (pre_state, agg_state, post_state)
 

@@ -1,0 +1,142 @@
+"""experimental.aggregating against optax: per-example gradients, 20 steps jitted, 3 eager.
+
+Each case feeds per-example gradients (a leading batch axis of 4 on every leaf of
+the nested tree: float32 leaves, a bfloat16 leaf and a scalar leaf) to the same
+pipeline built from either library; updates, state, params and the unbiased
+mean/variance EMAs agree at every step.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import optax
+import pytest
+
+import gdtransforms as gdt
+from tests._trees import assert_trees_close, gradient_sequence, nested_params
+
+STEPS = {"eager": 3, "jit": 20}
+BATCH = 4
+PARAMS = nested_params()
+PER_EXAMPLE = gradient_sequence(jax.tree.map(lambda p: jnp.zeros((BATCH, *p.shape), p.dtype), PARAMS), 20)
+# Per-micro-batch means, for the accumulator that takes already averaged gradients.
+MEANS = [jax.tree.map(lambda g: jnp.mean(g, axis=0), g) for g in PER_EXAMPLE]
+# optax widens a bfloat16 leaf's accumulated sum of squares to float32 and then fails; these cases
+# run on the float32 leaves only (the bfloat16 leaf with accumulation is tested in tests/experimental).
+FLOAT32_ONLY = {k: v for k, v in PARAMS.items() if k == "dense"}
+FLOAT32_PER_EXAMPLE = [{"dense": g["dense"]} for g in PER_EXAMPLE]
+
+
+def _clip_each(m):
+    return m.stateless(lambda g, _: jax.tree.map(lambda x: jnp.clip(x, -1.0, 1.0), g))
+
+
+# id: (factory of the library module, params, gradient sequence)
+CASES = {
+    "average_then_sgd": (
+        lambda m: m.experimental.aggregating.process(
+            m.identity(), m.experimental.aggregating.average_per_element_updates(), m.sgd(0.05, momentum=0.9)
+        ),
+        PARAMS,
+        PER_EXAMPLE,
+    ),
+    "clip_each_average_adam": (
+        lambda m: m.experimental.aggregating.process(
+            _clip_each(m), m.experimental.aggregating.average_incrementally_updates(0, 1), m.adam(0.01)
+        ),
+        PARAMS,
+        PER_EXAMPLE,
+    ),
+    "average_and_accumulate_3_sgd": (
+        lambda m: m.experimental.aggregating.process(
+            m.identity(), m.experimental.aggregating.average_incrementally_updates(0, 3), m.sgd(0.05, momentum=0.9)
+        ),
+        PARAMS,
+        PER_EXAMPLE,
+    ),
+    "accumulate_means_2_sgd": (
+        lambda m: m.experimental.aggregating.process(
+            m.identity(), m.experimental.aggregating.average_incrementally_updates(None, 2), m.sgd(0.1)
+        ),
+        PARAMS,
+        MEANS,
+    ),
+    "mean_variance_sgd": (
+        lambda m: m.experimental.aggregating.add_mean_variance_to_opt(m.sgd(0.05), 0.9),
+        PARAMS,
+        PER_EXAMPLE,
+    ),
+    "mean_variance_no_decay_rmsprop": (
+        lambda m: m.experimental.aggregating.add_mean_variance_to_opt(m.rmsprop(0.01), ema_decay=0.0),
+        PARAMS,
+        PER_EXAMPLE,
+    ),
+    "mean_variance_accumulate_2": (
+        lambda m: m.experimental.aggregating.add_mean_variance_to_opt(m.adam(0.01), 0.8, accumulation_steps=2),
+        FLOAT32_ONLY,
+        FLOAT32_PER_EXAMPLE,
+    ),
+}
+
+
+# Eagerly, every op of process's lax.cond is dispatched one by one (slow): a few steps of one case
+# (tests/experimental/test_aggregating.py runs the rest eagerly on hand-derived values).
+EAGER_CASES = ["mean_variance_sgd"]
+
+
+@functools.cache
+def optax_run(case: str, jit: bool) -> list:
+    make, params, grads = CASES[case]
+    stats = optax.experimental.aggregating if "mean_variance" in case else None
+    return run(make(optax), stats, params, grads, jit=jit)
+
+
+def run(tx, stats, params, grads, *, jit: bool):
+    """Each step's (updates, state, params, unbiased EMAs if ``stats`` else ())."""
+
+    def step(params, state, grads):
+        updates, state = tx.update(grads, state, params)
+        extra = stats.get_unbiased_mean_and_variance_ema(state) if stats is not None else ()
+        return gdt.apply_updates(params, updates), state, updates, extra
+
+    step = jax.jit(step) if jit else step
+    state, history = tx.init(params), []
+    for g in grads[: STEPS["jit" if jit else "eager"]]:
+        params, state, updates, extra = step(params, state, g)
+        history.append((updates, state, params, extra))
+    return history
+
+
+def check(case, ours, theirs):
+    for t, ((*a, a_stats), (*e, e_stats)) in enumerate(zip(ours, theirs)):
+        assert_trees_close(a, e, msg=f"{case}, step {t}")
+        # Under jit optax returns a bfloat16 leaf's debiased EMA as float32 (eagerly as bfloat16);
+        # gdtransforms keeps the leaf's dtype. The values agree.
+        assert_trees_close(a_stats, e_stats, check_dtypes=False, msg=f"{case}, unbiased EMAs, step {t}")
+
+
+@pytest.mark.parametrize(
+    "case, jit", [(c, True) for c in sorted(CASES)] + [(c, False) for c in EAGER_CASES], ids=lambda x: str(x)
+)
+def test_matches_optax(case, jit):
+    make, params, grads = CASES[case]
+    stats = "mean_variance" in case
+    ours = run(make(gdt), gdt.experimental.aggregating if stats else None, params, grads, jit=jit)
+    theirs = optax_run(case, jit)
+    assert len(ours) == STEPS["jit" if jit else "eager"]
+    check(case, ours, theirs)
+
+
+def test_the_cross_check_can_fail():
+    """A 1% change of the EMA decay is caught (the case "mean_variance_sgd" with decay 0.909)."""
+
+    def make(m, decay):
+        return m.experimental.aggregating.add_mean_variance_to_opt(m.sgd(0.05), decay)
+
+    ours = run(make(gdt, 0.9 * 1.01), gdt.experimental.aggregating, PARAMS, PER_EXAMPLE, jit=True)
+    theirs = optax_run("mean_variance_sgd", True)
+    with pytest.raises(AssertionError):
+        check("decay off by 1%", ours, theirs)
