@@ -250,3 +250,49 @@ def test_unbiased_statistics_from_optax_state_shape_match():
     mean, var = agg.get_unbiased_mean_and_variance_ema(state)
     _close(mean, [2.0])
     _close(var, [2.0])
+
+
+def _per_example_grads(params):
+    # A loss per example x, a sum over elements (the same on a tree and on its flat buffer): sum (p x)^2 + p x.
+    def loss(p, x):
+        return sum(jnp.sum(jnp.square(leaf * x) + leaf * x) for leaf in jax.tree.leaves(p))
+
+    return jax.vmap(jax.grad(loss), (None, 0))(params, jnp.array([0.5, 1.0, 1.5, 3.0]))
+
+
+def test_flat_path_matches_the_tree_path():
+    # The aggregators reduce over the per-example axis only, so they run on FlatParams as they are.
+    params = {"w": jnp.arange(6.0).reshape(2, 3) / 10, "b": jnp.ones(2)}
+    flat = gdt.flatten_params(params)
+    opt = agg.add_mean_variance_to_opt(gdt.adam(0.1), 0.9, accumulation_steps=2)
+    tree_state, flat_state = opt.init(params), opt.init(flat)
+    for _ in range(4):
+        tree_updates, tree_state = opt.update(_per_example_grads(params), tree_state, params)
+        flat_updates, flat_state = opt.update(_per_example_grads(flat), flat_state, flat)
+        assert gdt.is_flat(flat_updates)
+        jax.tree.map(lambda a, b: _close(a, b, rtol=1e-6), flat_updates.unflatten(), tree_updates)
+    tree_stats = agg.get_unbiased_mean_and_variance_ema(tree_state)
+    flat_stats = agg.get_unbiased_mean_and_variance_ema(flat_state)
+    for ours, ref in zip(flat_stats, tree_stats):
+        jax.tree.map(lambda a, b: _close(a, b, rtol=1e-6), ours.unflatten(), ref)
+
+
+def test_inject_hyperparams_is_bit_identical():
+    params = {"w": jnp.arange(6.0).reshape(2, 3) / 10, "b": jnp.ones(2)}
+    tracker = gdt.inject_hyperparams(agg.track_per_element_mean_and_variance_with_ema)(ema_decay=0.9)
+    injected = agg.process(
+        gdt.identity(),
+        agg.get_per_element_mean_and_sum_sq_diff_grads(),
+        gdt.chain(tracker, gdt.adam(0.1)),
+        aggregator_has_aux=True,
+    )
+    plain = agg.add_mean_variance_to_opt(gdt.adam(0.1), 0.9)
+    s_inj, s_plain = injected.init(params), plain.init(params)
+    for _ in range(3):
+        grads = _per_example_grads(params)
+        u_inj, s_inj = injected.update(grads, s_inj, params)
+        u_plain, s_plain = plain.update(grads, s_plain, params)
+        assert jax.tree.all(jax.tree.map(lambda a, b: bool(jnp.array_equal(a, b)), u_inj, u_plain))
+    stats_inj = agg.get_unbiased_mean_and_variance_ema(s_inj)
+    stats_plain = agg.get_unbiased_mean_and_variance_ema(s_plain)
+    assert jax.tree.all(jax.tree.map(lambda a, b: bool(jnp.array_equal(a, b)), stats_inj, stats_plain))
