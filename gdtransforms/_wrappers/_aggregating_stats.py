@@ -146,9 +146,12 @@ def get_per_element_mean_and_sum_sq_diff_grads(
         return Aggregator(init_empty_state, stateless_update)
 
     def init_fn(params):
-        zeros = jax.tree.map(jnp.zeros_like, params)
+        # Two calls: one shared buffer in two fields could not be donated to a jitted step.
         return PerElementMeanAndSumSqDiffGradsState(
-            micro_step=jnp.zeros([], jnp.int32), ready=jnp.asarray(False), mean_grads=zeros, sum_sq_diff_grads=zeros
+            micro_step=jnp.zeros([], jnp.int32),
+            ready=jnp.asarray(False),
+            mean_grads=jax.tree.map(jnp.zeros_like, params),
+            sum_sq_diff_grads=jax.tree.map(jnp.zeros_like, params),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
@@ -236,12 +239,11 @@ def track_per_element_mean_and_variance_with_ema(
     _checks.check_decay("ema_decay", ema_decay, where="track_per_element_mean_and_variance_with_ema")
 
     def init_fn(params):
-        zeros = jax.tree.map(jnp.zeros_like, params)
         return PerElementMeanAndVarianceEMAState(
             count=jnp.zeros([], jnp.int32),
             ema_decay=jnp.asarray(ema_decay),
-            mean_grads_ema=zeros,
-            variance_grads_ema=zeros,
+            mean_grads_ema=jax.tree.map(jnp.zeros_like, params),
+            variance_grads_ema=jax.tree.map(jnp.zeros_like, params),
         )
 
     def ema(new, old):

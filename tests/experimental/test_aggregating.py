@@ -5,6 +5,8 @@ The 20-step cross-check with optax is in tests/parity/test_optax_parity_aggregat
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -296,3 +298,20 @@ def test_inject_hyperparams_is_bit_identical():
     stats_inj = agg.get_unbiased_mean_and_variance_ema(s_inj)
     stats_plain = agg.get_unbiased_mean_and_variance_ema(s_plain)
     assert jax.tree.all(jax.tree.map(lambda a, b: bool(jnp.array_equal(a, b)), stats_inj, stats_plain))
+
+
+def test_state_can_be_donated():
+    # Every state field is its own buffer: a donated train step (params and state) runs.
+    params = {"w": jnp.ones((2, 3)), "b": jnp.ones(2)}
+    opt = agg.add_mean_variance_to_opt(gdt.sgd(0.1), 0.9, accumulation_steps=2)
+
+    @functools.partial(jax.jit, donate_argnums=(0, 1))
+    def step(params, state, grads):
+        updates, state = opt.update(grads, state, params)
+        return gdt.apply_updates(params, updates), state
+
+    state = opt.init(jax.tree.map(jnp.copy, params))
+    params = jax.tree.map(jnp.copy, params)
+    for _ in range(2):
+        params, state = step(params, state, _per_example_grads(params))
+    assert np.all(np.isfinite(np.asarray(params["w"])))
