@@ -13,6 +13,7 @@ from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from gdtransforms._core import _checks
 from gdtransforms._core._base import (
@@ -88,24 +89,35 @@ def _check_transformation(name: str, value: Any) -> None:
         )
 
 
-def check_axis(name: str, axis: Any, *, where: str, allow_none: bool = False) -> None:
-    """Raises ``TypeError``/``ValueError`` unless ``axis`` is an int or a non-empty sequence of distinct ints."""
+def check_axis(name: str, axis: Any, *, where: str, allow_none: bool = False) -> int | tuple[int, ...] | None:
+    """The per-example axis as a Python int, or several as a tuple of distinct ints (``None`` if allowed).
+
+    Raises:
+      TypeError: ``axis`` is not an integer or a sequence of integers (bools are refused).
+      ValueError: the sequence is empty or names an axis twice.
+    """
     if axis is None and allow_none:
-        return
-    if isinstance(axis, (int,)) and not isinstance(axis, bool):
-        return
+        return None
+
+    def is_int(a: Any) -> bool:
+        return isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_))
+
     what = "an int or a sequence of ints" + (" or None" if allow_none else "")
+    if is_int(axis):
+        return int(axis)
     if not isinstance(axis, Sequence) or isinstance(axis, str):
         raise TypeError(f"{where}: `{name}` must be {what}, got {type(axis).__name__}: {axis!r}")
-    if any(isinstance(a, bool) or not isinstance(a, int) for a in axis):
+    if not all(is_int(a) for a in axis):
         raise TypeError(f"{where}: `{name}` must be {what}, got {axis!r}")
-    if not axis or len(set(axis)) != len(axis):
+    axes = tuple(int(a) for a in axis)
+    if not axes or len(set(axes)) != len(axes):
         raise ValueError(f"{where}: `{name}` must name at least one axis, each once, got {axis!r}")
+    return axes
 
 
-def check_axis_fits(per_elt_updates: Any, axis: int | Sequence[int], *, where: str) -> None:
-    """Raises ``ValueError`` naming the first leaf that lacks one of the per-example axes."""
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+def check_axis_fits(per_elt_updates: Any, axis: int | tuple[int, ...], *, where: str) -> None:
+    """Raises ``ValueError`` naming the first leaf that lacks one of the per-example axes (from :func:`check_axis`)."""
+    axes = (axis,) if isinstance(axis, int) else axis
     leaves = jax.tree_util.tree_leaves_with_path(per_elt_updates)
     if not leaves:
         raise ValueError(f"{where}: `per_elt_updates` has no leaves")
@@ -214,8 +226,8 @@ def average_per_element_updates(per_elt_axis: int | Sequence[int] = 0) -> Aggreg
     Returns:
       A stateless :class:`Aggregator`.
     """
-    check_axis("per_elt_axis", per_elt_axis, where="average_per_element_updates")
-    axis = per_elt_axis if isinstance(per_elt_axis, int) else tuple(per_elt_axis)
+    axis = check_axis("per_elt_axis", per_elt_axis, where="average_per_element_updates")
+    assert axis is not None
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args

@@ -54,9 +54,10 @@ def get_batch_size_from_per_elt_updates(per_elt_updates: Updates, per_elt_axis: 
         or the tree is empty.
     """
     where = "get_batch_size_from_per_elt_updates"
-    check_axis("per_elt_axis", per_elt_axis, where=where)
-    check_axis_fits(per_elt_updates, per_elt_axis, where=where)
-    axes = (per_elt_axis,) if isinstance(per_elt_axis, int) else tuple(per_elt_axis)
+    axis = check_axis("per_elt_axis", per_elt_axis, where=where)
+    assert axis is not None
+    check_axis_fits(per_elt_updates, axis, where=where)
+    axes = (axis,) if isinstance(axis, int) else axis
     sizes = [math.prod(jnp.shape(x)[a] for a in axes) for x in jax.tree.leaves(per_elt_updates)]
     if any(s != sizes[0] for s in sizes):
         raise ValueError(f"{where}: every leaf of `per_elt_updates` must have the same batch size, got {sizes}")
@@ -125,12 +126,11 @@ def get_per_element_mean_and_sum_sq_diff_grads(
       1962.
     """
     where = "get_per_element_mean_and_sum_sq_diff_grads"
-    check_axis("per_elt_axis", per_elt_axis, where=where)
+    axis = check_axis("per_elt_axis", per_elt_axis, where=where)
     _checks.check_int_at_least("accumulation_steps", accumulation_steps, 1, where=where)
-    axis = per_elt_axis if isinstance(per_elt_axis, int) else tuple(per_elt_axis)
 
     def batch_stats(per_elt_updates):
-        size = get_batch_size_from_per_elt_updates(per_elt_updates, per_elt_axis)
+        size = get_batch_size_from_per_elt_updates(per_elt_updates, axis)
         stats = jax.tree.map(lambda x: _batch_mean_and_sum_sq(x, axis), per_elt_updates)
         outer = jax.tree.structure(per_elt_updates)
         mean, sum_sq = jax.tree.transpose(outer, jax.tree.structure((0, 0)), stats)

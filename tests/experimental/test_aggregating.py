@@ -113,6 +113,7 @@ def test_ema_of_mean_and_variance_and_its_debiasing_by_hand():
 def test_several_per_example_axes():
     per_example = jnp.arange(12.0).reshape(2, 2, 3)
     assert agg.get_batch_size_from_per_elt_updates({"a": per_example}, [0, 1]) == 4
+    assert agg.get_batch_size_from_per_elt_updates({"a": per_example}, np.int64(-1)) == 3
     mean, _ = agg.average_per_element_updates((0, 1)).update(per_example, gdt.EmptyState())
     _close(mean, per_example.reshape(4, 3).mean(0))
     (mean, aux), _ = agg.get_per_element_mean_and_sum_sq_diff_grads((0, 1)).update(per_example, gdt.EmptyState())
