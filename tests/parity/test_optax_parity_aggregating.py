@@ -9,6 +9,7 @@ mean/variance EMAs agree at every step.
 from __future__ import annotations
 
 import functools
+import inspect
 
 import jax
 import jax.numpy as jnp
@@ -140,3 +141,39 @@ def test_the_cross_check_can_fail():
     theirs = optax_run("mean_variance_sgd", True)
     with pytest.raises(AssertionError):
         check("decay off by 1%", ours, theirs)
+
+
+FUNCTIONS = [
+    "accumulate_avg_updates",
+    "add_mean_variance_to_opt",
+    "average_incrementally_updates",
+    "average_per_element_updates",
+    "get_batch_size_from_per_elt_updates",
+    "get_per_element_mean_and_sum_sq_diff_grads",
+    "get_unbiased_mean_and_variance_ema",
+    "process",
+    "track_per_element_mean_and_variance_with_ema",
+]
+STATES = ["AccumulateAvgUpdatesState", "PerElementMeanAndSumSqDiffGradsState", "PerElementMeanAndVarianceEMAState"]
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_signature_matches_optax(name):
+    ours = inspect.signature(getattr(gdt.experimental.aggregating, name))
+    theirs = inspect.signature(getattr(optax.experimental.aggregating, name))
+    assert list(ours.parameters) == list(theirs.parameters)
+    for p in ours.parameters.values():
+        q = theirs.parameters[p.name]
+        assert (p.kind, p.default) == (q.kind, q.default), p.name
+
+
+def test_state_classes_match_optax():
+    """The state classes have optax's names and fields, and the lists above are all of optax's."""
+    theirs_module = optax.experimental.aggregating
+    for name in STATES:
+        ours, theirs = getattr(gdt.experimental.aggregating, name), getattr(theirs_module, name)
+        assert (ours.__name__, ours._fields) == (theirs.__name__, theirs._fields)
+    public = {n: getattr(theirs_module, n) for n in dir(theirs_module) if not n.startswith("_")}
+    assert {n for n in public if n.endswith("State")} == set(STATES)
+    functions = {n for n, v in public.items() if inspect.isfunction(v) and v.__module__ == theirs_module.__name__}
+    assert functions == set(FUNCTIONS)
