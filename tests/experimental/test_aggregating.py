@@ -269,9 +269,11 @@ def test_flat_path_matches_the_tree_path():
     flat = gdt.flatten_params(params)
     opt = agg.add_mean_variance_to_opt(gdt.adam(0.1), 0.9, accumulation_steps=2)
     tree_state, flat_state = opt.init(params), opt.init(flat)
+    update = jax.jit(opt.update)
+    tree_grads, flat_grads = _per_example_grads(params), _per_example_grads(flat)
     for _ in range(4):
-        tree_updates, tree_state = opt.update(_per_example_grads(params), tree_state, params)
-        flat_updates, flat_state = opt.update(_per_example_grads(flat), flat_state, flat)
+        tree_updates, tree_state = update(tree_grads, tree_state, params)
+        flat_updates, flat_state = update(flat_grads, flat_state, flat)
         assert gdt.is_flat(flat_updates)
         jax.tree.map(lambda a, b: _close(a, b, rtol=1e-6), flat_updates.unflatten(), tree_updates)
     tree_stats = agg.get_unbiased_mean_and_variance_ema(tree_state)
