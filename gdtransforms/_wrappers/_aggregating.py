@@ -212,7 +212,8 @@ def process(
         updates, post_state = jax.lax.cond(ready, run, skip, aggregated, post_state, params, extra_args)
         return updates, (pre_state, agg_state, post_state)
 
-    if isinstance(aggregator, Aggregator):
+    # optax's Aggregator (a class of the same name) counts as one too.
+    if isinstance(aggregator, Aggregator) or type(aggregator).__name__ == "Aggregator":
         return Aggregator(init_fn, update_fn)
     return GradientTransformationExtraArgs(init_fn, update_fn)
 

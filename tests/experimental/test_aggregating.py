@@ -137,6 +137,13 @@ def test_process_runs_the_postprocessor_only_when_ready():
     assert int(state[2][0].count) == 2  # adam stepped twice in four calls
 
 
+def test_process_takes_optax_parts():
+    opt = agg.process(optax.identity(), optax.experimental.aggregating.average_per_element_updates(), optax.sgd(1.0))
+    assert isinstance(opt, agg.Aggregator)
+    updates, _ = opt.update(jnp.array([[1.0], [3.0]]), opt.init(jnp.zeros(1)), value=jnp.float32(0.0))
+    _close(updates, [-2.0])
+
+
 def test_process_with_a_plain_transformation_and_aux():
     opt = agg.process(gdt.identity(), agg.average_incrementally_updates(None, 2), gdt.sgd(1.0))
     assert not isinstance(opt, agg.Aggregator)
