@@ -4,7 +4,10 @@ The installed optax ships its tests (``optax/**/*_test.py``, 52 files). This
 script copies them into a temporary folder and points every optax import at
 gdtransforms' public path with the same name: ``from optax._src import alias``
 becomes ``import gdtransforms as alias``, ``from optax.transforms import
-_masking`` becomes ``from gdtransforms import transforms as _masking``,
+_masking`` becomes ``from gdtransforms import transforms as _masking``
+(a private module that optax publishes under its own name, ``PUBLIC_MODULES``,
+becomes that namespace: ``optax.experimental._aggregating`` ->
+``gdtransforms.experimental.aggregating``),
 ``import optax`` becomes ``import gdtransforms as optax``. optax's own test
 helpers (``optax._src.test_utils``) stay real, and a test file that imports
 another test file gets the rewritten copy. So do the few helpers that optax
@@ -86,6 +89,10 @@ OPTAX_HELPERS = {
     },
 }
 
+# optax's private modules that optax itself publishes as a namespace of their own
+# (``optax.experimental.aggregating`` is ``optax.experimental._aggregating``): imported as that namespace.
+PUBLIC_MODULES = {"optax.experimental._aggregating": "gdtransforms.experimental.aggregating"}
+
 # Tests that cannot be ported: test id glob (file stem "::" class "::" test) -> reason.
 _PRIVATE = "tests a name optax has only in a private module"
 NOT_PORTABLE: dict[str, str] = {
@@ -133,6 +140,8 @@ def _rewrite_line(line: str) -> str:
                 out.append(f"{indent}from {package} import {name} as {alias}")
             elif name.endswith("_test"):
                 out.append(f"{indent}import {_copied_name(package, name)} as {alias}")
+            elif f"{package}.{name}" in PUBLIC_MODULES:
+                out.append(f"{indent}import {PUBLIC_MODULES[f'{package}.{name}']} as {alias}")
             elif name.startswith("_") or package.endswith("._src"):
                 out.append(f"{indent}import {_namespace_for(package)} as {alias}")
             else:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from gdtransforms import (
     assignment,
     contrib,
+    experimental,
     losses,
     microbatching,
     perturbations,
@@ -315,6 +316,7 @@ __all__ = [
     # -- optax's namespaces, and the toolkit (loaded on first use).
     "assignment",
     "contrib",
+    "experimental",
     "losses",
     "microbatching",
     "perturbations",

@@ -31,6 +31,7 @@ from optax._src import numerics
 from optax._src import test_utils
 from optax._src import alias_test
 from optax.transforms import _masking
+from optax.experimental import _aggregating as aggregating
 from optax import tree_utils as otu
 from optax.contrib import (
     _muon,
@@ -50,6 +51,8 @@ def test_rewrite_points_optax_imports_at_gdtransforms(suite):
     assert "from optax._src import test_utils as test_utils" in lines  # optax's helpers stay real
     assert "import _src__alias_test as alias_test" in lines  # another test file: its rewritten copy
     assert "import gdtransforms.transforms as _masking" in lines
+    # A private module that optax publishes under its own name becomes that namespace.
+    assert "import gdtransforms.experimental.aggregating as aggregating" in lines
     assert "from gdtransforms import tree_utils as otu" in lines
     assert "import gdtransforms.contrib as _muon" in lines and "import gdtransforms.contrib as _sam" in lines
     # optax's private typing alias is taken from optax, not looked up in gdtransforms.
@@ -68,6 +71,7 @@ def test_rewritten_imports_resolve_to_gdtransforms_objects(suite):
     assert namespace["optax"] is gdtransforms
     assert namespace["alias"].adam is gdtransforms.adam
     assert namespace["_masking"].masked is gdtransforms.transforms.masked
+    assert namespace["aggregating"].process is gdtransforms.experimental.aggregating.process
     assert namespace["otu"].tree_get is gdtransforms.tree_utils.tree_get
     assert namespace["test_utils"].__name__ == "optax._src.test_utils"
 

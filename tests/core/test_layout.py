@@ -12,8 +12,18 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "gdtransforms"
 # Implementation layers, lowest first: a module may import its own layer and those below.
 LAYERS = ["_core", "_transforms", "_optimizers", "_schedules", "_wrappers", "_flat", "_scaleout"]
 # Packages that hold their own implementation and sit above the layers (optax's namespaces
-# with code of their own); they may import any layer, never the toolkit or the demo.
-UPPER = ["contrib", "losses", "projections", "second_order", "perturbations", "assignment", "microbatching"]
+# with code of their own, or with a public module of their own: experimental.aggregating);
+# they may import any layer, never the toolkit or the demo.
+UPPER = [
+    "contrib",
+    "losses",
+    "projections",
+    "second_order",
+    "perturbations",
+    "assignment",
+    "microbatching",
+    "experimental",
+]
 TOP_ONLY = {"toolkit", "_demo", "__main__"}
 
 

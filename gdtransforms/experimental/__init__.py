@@ -1,0 +1,5 @@
+"""optax.experimental's twin: experimental namespaces (``aggregating``: per-example gradient aggregators)."""
+
+from gdtransforms.experimental import aggregating
+
+__all__ = ["aggregating"]
