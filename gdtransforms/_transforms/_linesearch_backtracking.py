@@ -10,6 +10,7 @@ import jax.numpy as jnp
 
 from gdtransforms._core import _checks, _tree
 from gdtransforms._core._base import GradientTransformation, Updates, require_params
+from gdtransforms._core._tree_like import tree_cast_like
 from gdtransforms._core._tree_math import tree_add_scale, tree_real, tree_vdot
 from gdtransforms._transforms._linesearch_common import required_extra_args, split_fn_kwargs
 
@@ -84,8 +85,9 @@ def scale_by_backtracking_linesearch(
       max_backtracking_steps: the most reductions per search (>= 0).
       slope_rtol: :math:`c`, in [0, 1).
       decrease_factor: the reduction factor, in (0, 1).
-      increase_factor: the growth of the first guess over the last stepsize (>= 1;
-        ``inf`` starts from ``max_learning_rate``).
+      increase_factor: the growth of the first guess over the last stepsize, in
+        [1, inf]: 1 starts from the last stepsize, ``inf`` from
+        ``max_learning_rate`` (also after a failed search, whose stepsize is 0).
       max_learning_rate: :math:`\eta_{max} > 0`.
       atol: :math:`\epsilon \ge 0`.
       rtol: :math:`\delta \ge 0`.
@@ -168,8 +170,11 @@ def scale_by_backtracking_linesearch(
             new = _Search(lr, new_value, new_grad, error, s.iter_num + 1)
             return _tree.cast_like(new, s)
 
+        # An infinite increase_factor starts from max_learning_rate, also after a failed search (inf * 0 is NaN).
+        guess = jnp.minimum(increase_factor * state.learning_rate, max_learning_rate)
+        guess = jnp.where(jnp.isinf(increase_factor), max_learning_rate, guess)
         start = _Search(
-            learning_rate=jnp.minimum(increase_factor * state.learning_rate, max_learning_rate),
+            learning_rate=guess,
             new_value=jnp.asarray(value),
             new_grad=_tree.zeros_like(params),
             decrease_error=jnp.array(jnp.inf),
@@ -197,6 +202,7 @@ def scale_by_backtracking_linesearch(
             grad=new_grad,
             info=BacktrackingLinesearchInfo(num_linesearch_steps=final.iter_num, decrease_error=final.decrease_error),
         )
-        return new_updates, _tree.cast_like(new_state, state)
+        # A leaf the caller set to a Python number (``tree.set(state, learning_rate=1.0)``) has no dtype to keep.
+        return new_updates, tree_cast_like(new_state, state)
 
     return GradientTransformation(init_fn, update_fn)

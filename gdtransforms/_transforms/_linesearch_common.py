@@ -48,8 +48,8 @@ def split_fn_kwargs(where: str, value_fn: Callable[..., Any], extra_args: dict[s
     unknown = sorted(k for k in extra_args if k not in parameters)
     if unknown:
         raise TypeError(
-            f"{where}.update got keyword arguments that `value_fn` does not take: {unknown}; "
-            "every extra keyword argument of the update is passed on to `value_fn`"
+            f"Unexpected keyword arguments {unknown} passed to `{where}.update`: `value_fn` does not take them "
+            "(every extra keyword argument of the update is passed on to `value_fn`)"
         )
     return dict(extra_args)
 

@@ -8,10 +8,12 @@ from typing import Any, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from gdtransforms._core import _checks, _tree
 from gdtransforms._core._base import GradientTransformation, Updates, require_params
 from gdtransforms._core._tree import is_eager
+from gdtransforms._core._tree_like import tree_cast_like
 from gdtransforms._transforms._linesearch_common import required_extra_args, split_fn_kwargs
 from gdtransforms._transforms._linesearch_zoom_core import ZoomConfig, zoom_init, zoom_keep_going, zoom_step
 
@@ -112,7 +114,8 @@ def scale_by_zoom_linesearch(
       max_linesearch_steps: the most trial stepsizes per search (>= 1).
       max_learning_rate: an upper bound on the stepsize, or ``None``.
       tol: :math:`\epsilon \ge 0`.
-      increase_factor: the bracketing growth factor (> 1).
+      increase_factor: the bracketing growth factor, in [1, inf]; ``inf`` jumps
+        to ``max_learning_rate`` (which it then needs).
       slope_rtol: :math:`c_1`, in (0, 1).
       curv_rtol: :math:`c_2`, in (0, inf]; ``inf`` drops the curvature condition.
       approx_dec_rtol: :math:`c_3 \ge 0`, or ``None`` to use only the Armijo test.
@@ -139,7 +142,12 @@ def scale_by_zoom_linesearch(
     if max_learning_rate is not None:
         _checks.check_positive("max_learning_rate", max_learning_rate)
     _checks.check_non_negative("tol", tol)
-    _checks.check_in_range("increase_factor", increase_factor, 1.0, float("inf"), low_closed=False)
+    _checks.check_in_range("increase_factor", increase_factor, 1.0, float("inf"))
+    if max_learning_rate is None and not _checks.is_deferred(increase_factor) and np.isinf(increase_factor):
+        raise ValueError(
+            f"{_WHERE}: `increase_factor`=inf needs a `max_learning_rate` (the bracketing would try an "
+            "infinite stepsize)"
+        )
     _checks.check_in_range("slope_rtol", slope_rtol, 0.0, 1.0, low_closed=False, high_closed=False)
     _checks.check_in_range("curv_rtol", curv_rtol, 0.0, float("inf"), low_closed=False)
     if approx_dec_rtol is not None:
@@ -206,6 +214,7 @@ def scale_by_zoom_linesearch(
                 curvature_error=final.curvature_error,
             ),
         )
-        return new_updates, _tree.cast_like(new_state, state)
+        # A leaf the caller set to a Python number (``tree.set(state, learning_rate=1.0)``) has no dtype to keep.
+        return new_updates, tree_cast_like(new_state, state)
 
     return GradientTransformation(init_fn, update_fn)

@@ -19,6 +19,7 @@ from gdtransforms._core import _tree
 from gdtransforms._core._tree_like import tree_where
 from gdtransforms._core._tree_math import tree_add_scale, tree_real, tree_vdot
 from gdtransforms._transforms._linesearch_common import cubic_minimizer, quadratic_minimizer
+from gdtransforms._transforms._linesearch_zoom_report import report_failure, report_max_reached
 
 __all__ = ["ZoomConfig", "ZoomSearch", "zoom_init", "zoom_keep_going", "zoom_step"]
 
@@ -93,10 +94,12 @@ def _curvature_error(cfg: ZoomConfig, slope, slope_init):
     return jnp.where(jnp.isnan(error), jnp.inf, error)
 
 
-def _bracket(cfg: ZoomConfig, s: ZoomSearch, value_and_grad_fn, fn_kwargs) -> ZoomSearch:
+def _bracket(cfg: ZoomConfig, s: ZoomSearch, value_and_grad_fn, fn_kwargs, verbose: bool = False) -> ZoomSearch:
     """Algorithm 3.5: try a larger stepsize until an interval holds an acceptable one."""
     trial = jnp.where(s.count == 0, s.stepsize_guess, cfg.increase_factor * s.stepsize)
     if cfg.max_stepsize is not None:
+        # An infinite factor jumps to the maximum, also from a stepsize of 0 (inf * 0 is NaN).
+        trial = jnp.where((s.count > 0) & jnp.isinf(cfg.increase_factor), cfg.max_stepsize, trial)
         at_max = trial >= cfg.max_stepsize
         trial = jnp.minimum(trial, cfg.max_stepsize)
     else:
@@ -117,6 +120,8 @@ def _bracket(cfg: ZoomConfig, s: ZoomSearch, value_and_grad_fn, fn_kwargs) -> Zo
     )
     interval_found = high_is_trial | low_is_trial | (error <= cfg.tol)
     done = (error <= cfg.tol) | (at_max & ~interval_found)
+    if verbose:
+        report_max_reached(at_max & ~interval_found, trial, slope)
     failed = (s.count + 1 >= cfg.max_steps) & ~done
     new = ZoomSearch(
         count=_tree.safe_increment(s.count),
@@ -208,7 +213,7 @@ def _zoom(cfg: ZoomConfig, s: ZoomSearch, value_and_grad_fn, fn_kwargs) -> ZoomS
     return _tree.cast_like(new, s)
 
 
-def _fall_back(s: ZoomSearch, verbose: bool) -> ZoomSearch:
+def _fall_back(s: ZoomSearch, verbose: bool, interval_threshold: Any = 0.0) -> ZoomSearch:
     """Out of steps: take the best stepsize with sufficient decrease, or 0 if the last trial was not finite."""
     not_finite = jnp.isinf(s.decrease_error)
     stepsize, value, grad = tree_where(
@@ -217,15 +222,7 @@ def _fall_back(s: ZoomSearch, verbose: bool) -> ZoomSearch:
         [s.stepsize, s.value, s.grad],
     )
     if verbose:
-        jax.debug.print(
-            "scale_by_zoom_linesearch: no stepsize met both conditions within max_linesearch_steps; "
-            "slope at 0: {slope}, decrease error: {dec}, curvature error: {curv}, stepsize taken: {step}",
-            slope=s.slope_init,
-            dec=s.decrease_error,
-            curv=s.curvature_error,
-            step=stepsize,
-            ordered=True,
-        )
+        report_failure(s, interval_threshold, stepsize)
     return _tree.cast_like(s._replace(stepsize=stepsize, value=value, grad=grad), s)
 
 
@@ -269,10 +266,13 @@ def zoom_step(
     cfg: ZoomConfig, value_and_grad_fn: Callable[..., Any], fn_kwargs: dict[str, Any], verbose: bool, s: ZoomSearch
 ) -> ZoomSearch:
     """One trial: bracket or zoom, then fall back if the search has failed."""
-    bracket = functools.partial(_bracket, cfg, value_and_grad_fn=value_and_grad_fn, fn_kwargs=fn_kwargs)
+    bracket = functools.partial(
+        _bracket, cfg, value_and_grad_fn=value_and_grad_fn, fn_kwargs=fn_kwargs, verbose=verbose
+    )
     zoom = functools.partial(_zoom, cfg, value_and_grad_fn=value_and_grad_fn, fn_kwargs=fn_kwargs)
     new = jax.lax.cond(s.interval_found, zoom, bracket, s)
-    new = jax.lax.cond(new.failed, functools.partial(_fall_back, verbose=verbose), lambda x: x, new)
+    fall_back = functools.partial(_fall_back, verbose=verbose, interval_threshold=cfg.interval_threshold)
+    new = jax.lax.cond(new.failed, fall_back, lambda x: x, new)
     return _tree.cast_like(new, s)
 
 

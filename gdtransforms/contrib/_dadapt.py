@@ -126,7 +126,7 @@ def dadapt_adamw(
             v = (beta2 * v0 + (1 - beta2) * g * g).astype(v0.dtype)
             s = (root_beta2 * s0 + (1 - root_beta2) * step * g).astype(s0.dtype)
             u = -weight_decay * step * p - m / (jnp.sqrt(v) + eps)
-            return u, m, v, s
+            return u.astype(g.dtype), m, v, s  # the float32 step must not promote a bfloat16 update
 
         new_updates, m, v, s = _tree.map_unzip(
             leaf, updates, params, state.exp_avg, state.exp_avg_sq, state.grad_sum, num_outputs=4

@@ -49,7 +49,8 @@ def _distance_sq(a: Updates, b: Updates) -> jax.Array:
 
 
 def _scaled(rate: jax.Array, updates: Updates) -> Updates:
-    return jax.tree.map(lambda u: rate * u, updates)
+    # Each update keeps its dtype: the float32 rate must not promote a bfloat16 leaf.
+    return jax.tree.map(lambda u: (rate * u).astype(u.dtype), updates)
 
 
 def scale_by_dog(init_step: InitStep, eps: jax.typing.ArrayLike = 1e-8) -> GradientTransformation:

@@ -122,6 +122,7 @@ def mechanize(
         s = ((s_init / num_betas) * m + jnp.maximum(0.0, r)) / (jnp.sqrt(v) + eps)
         total = jnp.sum(s)
         new_updates = jax.tree.map(lambda p0, d, p: (p0 - total * d) - p, x0, delta, params)
+        new_updates = _tree.cast_like(new_updates, updates)  # float32 statistics must not promote a bfloat16 update
         return new_updates, MechanicState(
             base_optimizer_state=base_state, count=_tree.safe_increment(state.count),
             r=r, m=m, v=v, s=s, x0=x0,  # type: ignore[arg-type]

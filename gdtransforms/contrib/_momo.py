@@ -135,6 +135,7 @@ def momo(
         new_updates = jax.tree.map(
             lambda d, p: -(alpha * weight_decay) / (1 + alpha * weight_decay) * p - tau * d, exp_avg, params
         )
+        new_updates = _tree.cast_like(new_updates, updates)  # a float32 tau must not promote a bfloat16 update
         if adapt_lower_bound:
             lb = jnp.maximum((barf + inner - gamma) - 0.5 * tau * sq_norm, lower_bound)
         return new_updates, MomoState(
@@ -245,6 +246,7 @@ def momo_adam(
             precond,
             params,
         )
+        new_updates = _tree.cast_like(new_updates, updates)  # a float32 tau must not promote a bfloat16 update
         if adapt_lower_bound:
             lb = jnp.maximum(((barf + inner - gamma) - 0.5 * tau * sq_norm) / c1, lower_bound)
         return new_updates, MomoAdamState(

@@ -139,6 +139,7 @@ def prodigy(
         new_updates = jax.tree.map(
             lambda m_, v_, p: -weight_decay * step * p - step * m_ / (jnp.sqrt(v_) + new_d * eps), m, v, params
         )
+        new_updates = _tree.cast_like(new_updates, updates)  # the float32 d must not promote a bfloat16 update
         return new_updates, ProdigyState(
             exp_avg=m,
             exp_avg_sq=v,

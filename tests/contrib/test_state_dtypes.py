@@ -4,7 +4,11 @@ optax's DoG, DoWG, Prodigy, D-Adaptation and MoMo create their scalar state in
 the params' least precise dtype and return it as float32 after one step, so on
 a tree with a bfloat16 leaf the jitted step compiles twice and ``lax.scan``
 refuses the carry. Here every state leaf keeps its ``init`` dtype, and a scan
-over steps runs.
+over steps runs. The updates keep each gradient leaf's dtype (the float32
+scalars must not promote a bfloat16 or float16 update), so an update inside
+``lax.cond`` whose other branch returns the params compiles, as optax's
+``contrib/_common_test`` asks (``test_preserve_dtype``,
+``test_state_shape_dtype_shard_stability``).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ OPTIMIZERS = {
     "dadapt_adamw": lambda: gdt.contrib.dadapt_adamw(),
     "momo": lambda: gdt.contrib.momo(),
     "momo_adam": lambda: gdt.contrib.momo_adam(),
+    "mechanize": lambda: gdt.contrib.mechanize(gdt.sgd(0.1)),
 }
 
 
@@ -42,8 +47,9 @@ def test_state_dtypes_are_stable_and_scan_runs(name):
     state = opt.init(PARAMS)
     scalar_dtypes = {jnp.asarray(x).dtype for x in jax.tree.leaves(state) if jnp.ndim(x) == 0}
     assert jnp.dtype(jnp.bfloat16) not in scalar_dtypes, "scalar state must be float32 or wider"
-    _, after = opt.update(GRADS, state, PARAMS, **extra)
+    updates, after = opt.update(GRADS, state, PARAMS, **extra)
     assert _signature(after) == _signature(state)
+    assert _signature(updates) == _signature(GRADS), "updates must keep each gradient leaf's dtype"
 
     def body(carry, _):
         params, st = carry
@@ -54,3 +60,29 @@ def test_state_dtypes_are_stable_and_scan_runs(name):
     assert _signature(params) == _signature(PARAMS)
     assert all(np.isfinite(np.asarray(x, np.float32)).all() for x in jax.tree.leaves(params))
     assert not np.array_equal(np.asarray(params["w"]), np.asarray(PARAMS["w"])), "three steps must move the params"
+
+
+@pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16])
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_update_inside_cond_keeps_the_params_dtype(name, dtype):
+    """optax's test: one branch of a ``lax.cond`` updates, the other returns the params unchanged."""
+    opt = OPTIMIZERS[name]()
+    params = jnp.array([-1.0, 10.0, 1.0], dtype)
+    loss = lambda x: jnp.sum((x - 2.0) ** 2)  # no zero gradient (float16 0 / (0 + eps) is another matter)
+    # The value in another low-precision dtype, to confuse the dtypes (as optax's test does).
+    confuse = jnp.bfloat16 if dtype == jnp.float16 else jnp.float16
+    extra = {"value": loss(params).astype(confuse)} if name.startswith("momo") else {}
+
+    @jax.jit
+    def step(params, state, take):
+        grads = jax.grad(loss)(params)
+        updates, state = jax.lax.cond(
+            take, lambda: opt.update(grads, state, params, **extra), lambda: (jnp.zeros_like(params), state)
+        )
+        return updates, gdt.apply_updates(params, updates), state
+
+    state = opt.init(params)
+    updates, new_params, new_state = step(params, state, jnp.asarray(True))
+    assert updates.dtype == dtype and new_params.dtype == dtype
+    assert _signature(new_state) == _signature(state)
+    assert np.isfinite(np.asarray(updates, np.float32)).all() and np.any(np.asarray(updates, np.float32) != 0)
