@@ -44,7 +44,7 @@ def _flat_value_and_grad(loss_fn: Callable[..., Any], params: Any, has_aux: bool
         )
     residuals, treedef = jax.tree.flatten(vjp_fn)
     if residuals:
-        vjp_fn = treedef.unflatten(lax.optimization_barrier(residuals))
+        vjp_fn = jax.tree.unflatten(treedef, lax.optimization_barrier(residuals))
     (grads,) = vjp_fn(jnp.ones_like(loss))
     return loss, layout.pack(layout.treedef.flatten_up_to(grads)), aux
 
