@@ -11,6 +11,9 @@ StableHLO of ``lowered.as_text()``) and after (the HLO of
 opcodes that differ most between the contenders, and XLA's peak memory
 (arguments + outputs - donated + temporaries, as ``bench_train_step``).
 
+``gdt flat checkpoint`` is the flat step as it was before (``jax.checkpoint``
+recomputing the leaf views), rebuilt here for the comparison.
+
     python benchmarks/compile_flat.py [--layers N] [--rounds R] [--contenders optax,gdt flat] [--ops K]
 """
 
@@ -26,6 +29,9 @@ from typing import Any
 
 import bench_train_step as bts
 import jax
+from jax.ad_checkpoint import checkpoint_name
+
+import gdtransforms as gdt
 
 _MLIR_OP = re.compile(r"=\s*(?:\"([\w.]+)\"|([a-z_]+\.[\w.]+))")
 _HLO_OP = re.compile(r"^\s*(?:ROOT\s+)?%?[\w.\-]+\s*=\s*[^=]*?\s([a-z][\w\-]*)\(", re.M)
@@ -46,17 +52,40 @@ def hlo_ops(text: str) -> collections.Counter:
     return collections.Counter(m.group(1) for m in _HLO_OP.finditer(text))
 
 
+def checkpoint_step(loss_fn: Callable, optimizer: Any) -> Callable:
+    """The flat train step before issue 21, for comparison: gradients with
+    respect to the buffers, through ``jax.checkpoint`` with a policy that saves
+    everything but the (named) leaf views."""
+    policy = jax.checkpoint_policies.save_anything_except_these_names("gdt_flat_view")
+
+    def step(params, opt_state, batch):
+        def objective(p):
+            views = jax.tree.map(lambda x: checkpoint_name(x, "gdt_flat_view"), p.unflatten())
+            return loss_fn(views, batch)
+
+        loss, grads = jax.value_and_grad(jax.checkpoint(objective, policy=policy))(params)
+        updates, opt_state = optimizer.update(grads, opt_state, params, value=loss)
+        return gdt.apply_updates(params, updates), opt_state, loss
+
+    return jax.jit(step, donate_argnums=(0, 1))
+
+
+CONTENDERS = ("optax", "gdt tree", "gdt flat", "gdt flat fast", "gdt flat checkpoint")
+
+
 def builders(layers: int) -> tuple[dict[str, Callable[[], tuple[Callable, tuple]]], Any]:
     """Per contender: a function returning ``(fresh jitted step, its arguments)``."""
     data = bts.stdlib_bytes()
     batch = bts.text_batches(data, 16, 128, 1)[0]
     params = bts.gpt_init(jax.random.key(0), layers, 256, 128)
     args = {}
-    for name in ("optax", "gdt tree", "gdt flat", "gdt flat fast"):
+    for name in CONTENDERS:
         p = bts.start_params(params, name)
         args[name] = (p, bts.init_state(name, p), batch)
 
     def build(name: str) -> Callable[[], tuple[Callable, tuple]]:
+        if name == "gdt flat checkpoint":
+            return lambda: (checkpoint_step(bts.gpt_loss, bts.make_opt(gdt)), args[name])
         return lambda: (bts.full_step(bts.gpt_loss, bts.lib_of(name), bts.is_fast(name)), args[name])
 
     return {name: build(name) for name in args}, params
@@ -122,7 +151,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--layers", type=int, default=6)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--contenders", default="optax,gdt flat", help="from: optax, gdt tree, gdt flat, gdt flat fast")
+    ap.add_argument("--contenders", default="optax,gdt flat checkpoint,gdt flat", help=f"from: {', '.join(CONTENDERS)}")
     ap.add_argument("--ops", type=int, default=12, help="opcodes listed per table")
     args = ap.parse_args()
     names = [n.strip() for n in args.contenders.split(",")]
