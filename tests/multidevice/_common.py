@@ -15,8 +15,12 @@ NUM_DEVICES = 8
 
 if "jax" in sys.modules:
     raise RuntimeError("import tests/multidevice/_common.py before jax")
+# Backend optimization level 0: LLVM's optimizations are most of a CPU compile's
+# time and change nothing the scripts check (shardings are decided by XLA's HLO
+# passes, which still run; sharded and unsharded runs compile with the same flags).
 os.environ["XLA_FLAGS"] = (
-    os.environ.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={NUM_DEVICES}"
+    os.environ.get("XLA_FLAGS", "")
+    + f" --xla_force_host_platform_device_count={NUM_DEVICES} --xla_backend_optimization_level=0"
 ).strip()
 os.environ["JAX_PLATFORMS"] = "cpu"
 # The checkout this file belongs to comes first (not an installed copy).
