@@ -49,8 +49,12 @@ def least_squares():
 PROBLEMS = {"rosenbrock": rosenbrock, "logistic": logistic, "least_squares": least_squares}
 
 
-def run_optimizer(module, opt, loss, x0, steps, *, jit):
-    """``steps`` iterations of ``opt`` with ``module.value_and_grad_from_state``; per step (params, value, state)."""
+def run_optimizer(module, opt, loss, x0, steps, *, jit, level0=False):
+    """``steps`` iterations of ``opt`` with ``module.value_and_grad_from_state``; per step (params, value, state).
+
+    With ``level0`` the jitted step compiles at XLA backend optimization level 0
+    (:func:`jit_level0`), for comparisons whose both sides run so.
+    """
     value_and_grad = module.value_and_grad_from_state(loss)
 
     def step(x, state):
@@ -58,9 +62,29 @@ def run_optimizer(module, opt, loss, x0, steps, *, jit):
         updates, state = opt.update(grad, state, x, value=value, grad=grad, value_fn=loss)
         return module.apply_updates(x, updates), state, value
 
-    step = jax.jit(step) if jit else step
+    if jit:
+        step = jit_level0(step) if level0 else jax.jit(step)
     x, state, history = x0, opt.init(x0), []
     for _ in range(steps):
         x, state, value = step(x, state)
         history.append((x, value, state))
     return history
+
+
+def jit_level0(fn):
+    """``jax.jit(fn)`` compiled at XLA backend optimization level 0, once per argument signature.
+
+    LLVM's optimizations are most of the compile time of a line-search step
+    (while loops of while loops) and change only the last bits of the results:
+    a cross-check whose both sides compile so compares the same arithmetic.
+    """
+    jitted, compiled = jax.jit(fn), {}
+
+    def call(*args):
+        leaves, treedef = jax.tree.flatten(args)
+        key = (treedef, tuple(jax.typeof(leaf) for leaf in leaves))
+        if key not in compiled:
+            compiled[key] = jitted.lower(*args).compile(compiler_options={"xla_backend_optimization_level": 0})
+        return compiled[key](*args)
+
+    return call
