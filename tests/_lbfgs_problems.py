@@ -11,6 +11,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from tests._trees import jit_level0
+
 _RNG = np.random.default_rng(0)
 _X_LOGISTIC = _RNG.normal(size=(80, 4))
 _Y_LOGISTIC = (_X_LOGISTIC @ np.array([1.5, -2.0, 0.5, 1.0]) + 0.3 * _RNG.normal(size=80) > 0).astype(np.float64)
@@ -53,7 +55,7 @@ def run_optimizer(module, opt, loss, x0, steps, *, jit, level0=False):
     """``steps`` iterations of ``opt`` with ``module.value_and_grad_from_state``; per step (params, value, state).
 
     With ``level0`` the jitted step compiles at XLA backend optimization level 0
-    (:func:`jit_level0`), for comparisons whose both sides run so.
+    (``tests._trees.jit_level0``), for comparisons whose both sides run so.
     """
     value_and_grad = module.value_and_grad_from_state(loss)
 
@@ -69,22 +71,3 @@ def run_optimizer(module, opt, loss, x0, steps, *, jit, level0=False):
         x, state, value = step(x, state)
         history.append((x, value, state))
     return history
-
-
-def jit_level0(fn):
-    """``jax.jit(fn)`` compiled at XLA backend optimization level 0, once per argument signature.
-
-    LLVM's optimizations are most of the compile time of a line-search step
-    (while loops of while loops) and change only the last bits of the results:
-    a cross-check whose both sides compile so compares the same arithmetic.
-    """
-    jitted, compiled = jax.jit(fn), {}
-
-    def call(*args):
-        leaves, treedef = jax.tree.flatten(args)
-        key = (treedef, tuple(jax.typeof(leaf) for leaf in leaves))
-        if key not in compiled:
-            compiled[key] = jitted.lower(*args).compile(compiler_options={"xla_backend_optimization_level": 0})
-        return compiled[key](*args)
-
-    return call
