@@ -11,6 +11,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from tests._trees import jit_level0
+
 _RNG = np.random.default_rng(0)
 _X_LOGISTIC = _RNG.normal(size=(80, 4))
 _Y_LOGISTIC = (_X_LOGISTIC @ np.array([1.5, -2.0, 0.5, 1.0]) + 0.3 * _RNG.normal(size=80) > 0).astype(np.float64)
@@ -49,8 +51,12 @@ def least_squares():
 PROBLEMS = {"rosenbrock": rosenbrock, "logistic": logistic, "least_squares": least_squares}
 
 
-def run_optimizer(module, opt, loss, x0, steps, *, jit):
-    """``steps`` iterations of ``opt`` with ``module.value_and_grad_from_state``; per step (params, value, state)."""
+def run_optimizer(module, opt, loss, x0, steps, *, jit, level0=False):
+    """``steps`` iterations of ``opt`` with ``module.value_and_grad_from_state``; per step (params, value, state).
+
+    With ``level0`` the jitted step compiles at XLA backend optimization level 0
+    (``tests._trees.jit_level0``), for comparisons whose both sides run so.
+    """
     value_and_grad = module.value_and_grad_from_state(loss)
 
     def step(x, state):
@@ -58,7 +64,8 @@ def run_optimizer(module, opt, loss, x0, steps, *, jit):
         updates, state = opt.update(grad, state, x, value=value, grad=grad, value_fn=loss)
         return module.apply_updates(x, updates), state, value
 
-    step = jax.jit(step) if jit else step
+    if jit:
+        step = jit_level0(step) if level0 else jax.jit(step)
     x, state, history = x0, opt.init(x0), []
     for _ in range(steps):
         x, state, value = step(x, state)

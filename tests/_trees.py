@@ -60,3 +60,23 @@ def trajectory(opt, params, grads, *, jit: bool):
         params = gdt.apply_updates(params, updates)
         out.append((updates, params))
     return out, state
+
+
+def jit_level0(fn):
+    """``jax.jit(fn)`` compiled at XLA backend optimization level 0, once per argument signature.
+
+    For cross-checks whose both sides (gdtransforms and optax) run so: LLVM's
+    optimizations are most of a CPU compile's time and change at most the last
+    bits of a result, while XLA's own passes (fusion, simplification, the
+    arithmetic) are the same. Tests of bit-identical results keep ``jax.jit``.
+    """
+    jitted, compiled = jax.jit(fn), {}
+
+    def call(*args):
+        leaves, treedef = jax.tree.flatten(args)
+        key = (treedef, tuple(jax.typeof(leaf) for leaf in leaves))
+        if key not in compiled:
+            compiled[key] = jitted.lower(*args).compile(compiler_options={"xla_backend_optimization_level": 0})
+        return compiled[key](*args)
+
+    return call

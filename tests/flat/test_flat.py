@@ -11,7 +11,7 @@ import optax
 import pytest
 
 import gdtransforms as gdt
-from tests._trees import assert_trees_close, gradient_sequence, nested_params
+from tests._trees import assert_trees_close, gradient_sequence, jit_level0, nested_params
 from tests.parity.test_optax_parity import CASES, MATRIX_MASK
 
 PARAMS = nested_params()
@@ -114,8 +114,12 @@ def test_layout_errors_name_the_leaf_and_what_was_expected():
 
 
 def run_steps(tx, params, grads, convert):
-    """Jitted steps of ``tx`` on ``convert(params)``: (updates, state, params) of each."""
-    step = jax.jit(lambda p, s, g: (lambda u, s: (gdt.apply_updates(p, u), s, u))(*tx.update(g, s, p)))
+    """Jitted steps of ``tx`` on ``convert(params)``: (updates, state, params) of each.
+
+    Compiled at XLA backend optimization level 0 (``jit_level0``): the tree and
+    the flat runs compared with each other compile alike.
+    """
+    step = jit_level0(lambda p, s, g: (lambda u, s: (gdt.apply_updates(p, u), s, u))(*tx.update(g, s, p)))
     params, state = convert(params), tx.init(convert(params))
     out = []
     for g in grads:

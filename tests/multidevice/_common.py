@@ -15,8 +15,12 @@ NUM_DEVICES = 8
 
 if "jax" in sys.modules:
     raise RuntimeError("import tests/multidevice/_common.py before jax")
+# Backend optimization level 0: LLVM's optimizations are most of a CPU compile's
+# time and change nothing the scripts check (shardings are decided by XLA's HLO
+# passes, which still run; sharded and unsharded runs compile with the same flags).
 os.environ["XLA_FLAGS"] = (
-    os.environ.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={NUM_DEVICES}"
+    os.environ.get("XLA_FLAGS", "")
+    + f" --xla_force_host_platform_device_count={NUM_DEVICES} --xla_backend_optimization_level=0"
 ).strip()
 os.environ["JAX_PLATFORMS"] = "cpu"
 # The checkout this file belongs to comes first (not an installed copy).
@@ -80,7 +84,7 @@ def data(step: int, batch: int = 64):
     return rng.standard_normal((batch, 16), np.float32), rng.standard_normal((batch, 8), np.float32)
 
 
-# The FSDP scripts (muon_fsdp.py, soap_sharding.py, shampoo_sharding.py, kron_sharding.py):
+# The FSDP scripts (muon_fsdp.py, and fsdp_second_order.py for SOAP, Shampoo and Kron):
 # a dict of params placed on a 1-D "fsdp" mesh, the same gradients and step, and
 # the same sharding and number checks.
 
@@ -153,20 +157,28 @@ def run_eager(opt, params, steps: int, check=None):
     return p, s
 
 
-def run_against_unsharded(fn, opt, placed: Placed, state, steps: int, check_state, rtol: float, atol: float):
+def run_against_unsharded(
+    fn, opt, placed: Placed, state, steps: int, check_state, rtol: float, atol: float, ref_params_at=None
+):
     """``steps`` steps of the jitted ``fn`` from ``(placed.params, state)`` beside an unsharded jitted run.
 
     After each step the updates and params must have each param's sharding,
     ``check_state(state, t)`` must pass, and the updates must equal the
     unsharded run's within ``rtol``/``atol``. Returns ``((params, state),
-    (unsharded params, unsharded state))``.
+    (unsharded params, unsharded state))``. If ``ref_params_at`` is a list,
+    the unsharded params after each step are appended to it (a reference for
+    an eager run of fewer steps, without a second, eager unsharded run).
     """
     plain = jax.jit(make_step(opt))
-    ref_p, ref_s = placed.unsharded, opt.init(placed.unsharded)
+    # The eager init's state committed to the device, as the step's outputs are:
+    # else the second step sees other arguments and compiles the step again.
+    ref_p, ref_s = placed.unsharded, jax.device_put(opt.init(placed.unsharded), jax.devices()[0])
     p, s = placed.params, state
     for t in range(steps):
         p, s, u = fn(p, s, jnp.float32(t))
         ref_p, ref_s, ref_u = plain(ref_p, ref_s, jnp.float32(t))
+        if ref_params_at is not None:
+            ref_params_at.append(ref_p)
         placed.assert_like_params(u, f"updates, step {t}")
         placed.assert_like_params(p, f"params, step {t}")
         check_state(s, t)

@@ -15,6 +15,7 @@ case compares gdtransforms with an independent reference instead.
 
 from __future__ import annotations
 
+import pickle
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ import pytest
 from jax.scipy.special import logsumexp
 
 import gdtransforms as gdt
+from tests._session_cache import once_per_session
 
 F32, BF16 = jnp.dtype(jnp.float32), jnp.dtype(jnp.bfloat16)
 RTOL = {F32: 2e-5, BF16: 4e-2}
@@ -240,15 +242,38 @@ def _value_and_vjp(module: Any, case: Case, x: jax.Array, args: dict) -> tuple[A
 _RESULTS: dict[tuple[str, str], dict[str, Any]] = {}
 
 
-def _results(lib: str, dtype: jnp.dtype) -> dict[str, Any]:
+def _results(lib: str, dtype: jnp.dtype, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Every case's (value, gradient) for one library and dtype, as numpy arrays.
+
+    Computed once per test session: under pytest-xdist the first worker that
+    needs them compiles the program and the others read its results back.
+    """
+    key = (lib, dtype.name)
+    if key not in _RESULTS:
+        compute = lambda: _portable(_compute_results(lib, dtype))  # noqa: E731
+        _RESULTS[key] = once_per_session(tmp_path_factory, f"losses-{lib}-{dtype.name}", compute)
+    return _RESULTS[key]
+
+
+def _portable(out: dict[str, Any]) -> dict[str, Any]:
+    """Arrays as numpy arrays (same dtypes), exceptions that pickle (else their text), for :func:`_results`."""
+
+    def exception(e: Exception) -> Exception:
+        try:
+            pickle.loads(pickle.dumps(e))
+        except Exception:  # noqa: BLE001
+            return RuntimeError(f"{type(e).__name__}: {e}")
+        return e
+
+    return {n: exception(r) if isinstance(r, Exception) else jax.tree.map(np.asarray, r) for n, r in out.items()}
+
+
+def _compute_results(lib: str, dtype: jnp.dtype) -> dict[str, Any]:
     """Every case's (value, gradient) for one library and dtype, from one jitted program.
 
     Tracing errors are kept per case (and raised by that case's test), so one
     broken loss does not hide the others. Cases marked ``eager`` run outside jit.
     """
-    key = (lib, dtype.name)
-    if key in _RESULTS:
-        return _RESULTS[key]
     module = gdt.losses if lib == "gdt" else optax.losses
     names = [n for n, case in CASES.items() if dtype in case.dtypes]
     inputs = {
@@ -287,7 +312,6 @@ def _results(lib: str, dtype: jnp.dtype) -> dict[str, Any]:
                     out[n] = one(n, *inputs[n])
                 except Exception as e:  # noqa: BLE001
                     out[n] = e
-    _RESULTS[key] = out
     return out
 
 
@@ -307,8 +331,8 @@ PARAMS = [pytest.param(name, dtype, id=f"{name}-{dtype.name}") for name, case in
 
 
 @pytest.mark.parametrize("name,dtype", PARAMS)
-def test_loss_matches_optax(name: str, dtype: jnp.dtype) -> None:
-    ours, ref = _results("gdt", dtype)[name], _results("optax", dtype)[name]
+def test_loss_matches_optax(name: str, dtype: jnp.dtype, tmp_path_factory: pytest.TempPathFactory) -> None:
+    ours, ref = _results("gdt", dtype, tmp_path_factory)[name], _results("optax", dtype, tmp_path_factory)[name]
     if isinstance(ref, Exception):
         raise AssertionError(f"optax failed on {name}") from ref
     if isinstance(ours, Exception):

@@ -20,6 +20,7 @@ import pytest
 
 import gdtransforms as gdt
 from tests._parity import Case, assert_histories_agree
+from tests._trees import jit_level0
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -154,7 +155,7 @@ def run(tx, params, grads, *, jit: bool) -> list:
         u, s = tx.update(g, s, p)
         return optax.apply_updates(p, u), s, u
 
-    step = jax.jit(step) if jit else step
+    step = jit_level0(step) if jit else step  # both libraries alike
     state, out = tx.init(params), []
     for g in grads[: STEPS if jit else EAGER_STEPS]:
         params, state, updates = step(params, state, g)
