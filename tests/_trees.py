@@ -48,18 +48,28 @@ def assert_trees_close(actual, expected, *, rtol=1e-5, atol=1e-6, bf16_tol=2e-2,
         )
 
 
-def trajectory(opt, params, grads, *, jit: bool):
-    """One step per gradient in ``grads`` from ``opt.init(params)`` (``opt.update`` jitted or not).
+def history(opt, params, grads, *, jit: bool):
+    """One step per gradient in ``grads`` from ``opt.init(params)``: each step's ``(updates, state, params)``.
 
-    Returns ``(out, state)``: ``out`` holds each step's ``(updates, params)``; ``state`` is the last state.
+    ``opt.update`` is jitted or not; on the flat path (``params`` a ``FlatParams``) a tree gradient is
+    flattened first (flat gradients are taken as they are).
     """
     update = jax.jit(opt.update) if jit else opt.update
     state, out = opt.init(params), []
     for g in grads:
+        if gdt.is_flat(params) and not gdt.is_flat(g):
+            g = params.layout.flatten(g)
         updates, state = update(g, state, params)
         params = gdt.apply_updates(params, updates)
-        out.append((updates, params))
-    return out, state
+        out.append((updates, state, params))
+    return out
+
+
+def trajectory(opt, params, grads, *, jit: bool):
+    """As :func:`history`, returning ``(out, state)``: each step's ``(updates, params)`` and the last state."""
+    steps = history(opt, params, grads, jit=jit)
+    state = steps[-1][1] if steps else opt.init(params)
+    return [(u, p) for u, _, p in steps], state
 
 
 def jit_level0(fn):

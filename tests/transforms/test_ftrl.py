@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import gdtransforms as gdt
-from tests._trees import gradient_sequence, nested_params
+from tests._trees import gradient_sequence, history, nested_params
 
 STEPS = 20
 PARAMS = nested_params()  # float32 leaves, a bfloat16 leaf and a scalar leaf
@@ -179,18 +179,6 @@ CONFIGS = {
 }
 
 
-def run(opt, params, grads_seq, *, jit):
-    update = jax.jit(opt.update) if jit else opt.update
-    state, out = opt.init(params), []
-    for grads in grads_seq:
-        if gdt.is_flat(params):
-            grads = params.layout.flatten(grads)
-        updates, state = update(grads, state, params)
-        params = gdt.apply_updates(params, updates)
-        out.append((updates, state, params))
-    return out
-
-
 def _assert_leaf(actual, expected, where, scale_of=0.0):
     """Relative to the step's values; an update (a difference of two weights) relative to the weights."""
     actual = jnp.asarray(actual)
@@ -203,7 +191,7 @@ def _assert_leaf(actual, expected, where, scale_of=0.0):
 @functools.cache
 def _trajectory(name, jit, sparse):
     hp = CONFIGS[name]
-    return run(gdt.ftrl(**hp), PARAMS, SPARSE_GRADS if sparse else GRADS, jit=jit)
+    return history(gdt.ftrl(**hp), PARAMS, SPARSE_GRADS if sparse else GRADS, jit=jit)
 
 
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
@@ -237,7 +225,7 @@ def test_jit_equals_eager(name):
 def test_a_one_percent_error_fails():
     hp = dict(CONFIGS["l1_l2"], learning_rate=0.1 * 1.01)
     expected = keras_reference(CONFIGS["l1_l2"], GRADS[:2])
-    updates = run(gdt.ftrl(**hp), PARAMS, GRADS[:2], jit=False)[1][0]
+    updates = history(gdt.ftrl(**hp), PARAMS, GRADS[:2], jit=False)[1][0]
     with pytest.raises(AssertionError):
         for x, y, w in zip(jax.tree.leaves(updates), jax.tree.leaves(expected[1][0]), jax.tree.leaves(expected[1][3])):
             _assert_leaf(x, y, "", w)
@@ -332,8 +320,8 @@ INJECT = {
 @pytest.mark.parametrize("name", sorted(INJECT))
 def test_bit_identical_under_inject_hyperparams(name, jit):
     kwargs = INJECT[name]
-    plain = run(gdt.ftrl(**kwargs), PARAMS, SPARSE_GRADS[:8], jit=jit)
-    injected = run(gdt.inject_hyperparams(gdt.ftrl)(**kwargs), PARAMS, SPARSE_GRADS[:8], jit=jit)
+    plain = history(gdt.ftrl(**kwargs), PARAMS, SPARSE_GRADS[:8], jit=jit)
+    injected = history(gdt.inject_hyperparams(gdt.ftrl)(**kwargs), PARAMS, SPARSE_GRADS[:8], jit=jit)
     for t, ((u1, s1, p1), (u2, s2, p2)) in enumerate(zip(plain, injected)):
         for x, y in zip(jax.tree.leaves((u1, s1, p1)), jax.tree.leaves((u2, s2.inner_state, p2))):
             assert x.dtype == y.dtype
@@ -356,7 +344,7 @@ def test_injected_rate_can_change_without_recompiling():
 def test_flat_path_equals_tree_path():
     hp = CONFIGS["shrinkage_power_beta_schedule"]
     tree = _trajectory("shrinkage_power_beta_schedule", True, True)
-    flat = run(gdt.ftrl(**hp), gdt.flatten_params(PARAMS), SPARSE_GRADS, jit=True)
+    flat = history(gdt.ftrl(**hp), gdt.flatten_params(PARAMS), SPARSE_GRADS, jit=True)
     for t, ((u1, _, p1), (u2, s2, p2)) in enumerate(zip(tree, flat)):
         assert gdt.is_flat(s2.z)
         for a, b in [(u1, u2.unflatten()), (p1, p2.unflatten())]:

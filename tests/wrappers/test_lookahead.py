@@ -35,9 +35,19 @@ def test_lookahead_matches_optax(reset_state, jit):
     assert isinstance(params, gdt.LookaheadParams)
 
 
-def test_lookahead_by_hand():
+@pytest.mark.parametrize(
+    "slow_step_size, expected",
+    [
+        # fast 4 -> 2 -> (1, then sync: slow = 4 + 0.5 (1 - 4) = 2.5, fast = slow)
+        #  -> 1.25 -> (0.625, sync: slow = 2.5 + 0.5 (0.625 - 2.5) = 1.5625)
+        (0.5, [(2.0, 4.0), (2.5, 2.5), (1.25, 2.5), (1.5625, 1.5625)]),
+        # 0 is accepted, as in optax: at each sync the fast weights return to the slow ones.
+        (0.0, [(2.0, 4.0), (4.0, 4.0), (2.0, 4.0), (4.0, 4.0)]),
+    ],
+)
+def test_lookahead_by_hand(slow_step_size, expected):
     # f(x) = x^2 / 2, grad = x; fast sgd with rate 0.5 halves x each step.
-    opt = gdt.lookahead(gdt.sgd(0.5), sync_period=2, slow_step_size=0.5)
+    opt = gdt.lookahead(gdt.sgd(0.5), sync_period=2, slow_step_size=slow_step_size)
     params = gdt.LookaheadParams.init_synced(jnp.array([4.0]))
     state = opt.init(params)
     history = []
@@ -45,22 +55,7 @@ def test_lookahead_by_hand():
         updates, state = opt.update(params.fast, state, params)
         params = gdt.apply_updates(params, updates)
         history.append((float(params.fast[0]), float(params.slow[0])))
-    # fast 4 -> 2 -> (1, then sync: slow = 4 + 0.5 (1 - 4) = 2.5, fast = slow)
-    #  -> 1.25 -> (0.625, sync: slow = 2.5 + 0.5 (0.625 - 2.5) = 1.5625)
-    assert history == [(2.0, 4.0), (2.5, 2.5), (1.25, 2.5), (1.5625, 1.5625)]
-
-
-def test_lookahead_slow_step_size_zero_keeps_slow_weights():
-    """slow_step_size = 0 is accepted, as in optax: at each sync the fast weights return to the slow ones."""
-    opt = gdt.lookahead(gdt.sgd(0.5), sync_period=2, slow_step_size=0.0)
-    params = gdt.LookaheadParams.init_synced(jnp.array([4.0]))
-    state = opt.init(params)
-    history = []
-    for _ in range(4):
-        updates, state = opt.update(params.fast, state, params)
-        params = gdt.apply_updates(params, updates)
-        history.append((float(params.fast[0]), float(params.slow[0])))
-    assert history == [(2.0, 4.0), (4.0, 4.0), (2.0, 4.0), (4.0, 4.0)]
+    assert history == expected
 
 
 def test_lookahead_takes_optax_lookahead_params():
