@@ -13,6 +13,7 @@ import numpy as np
 
 from gdtransforms._core import _checks
 from gdtransforms._core._flat_params import is_flat, leaf_views
+from gdtransforms._core._tree_like import tree_cast_like as cast_like
 
 __all__ = [
     "abs_sq",
@@ -57,11 +58,6 @@ def cast(tree: Any, dtype: Any) -> Any:
     if dtype is None:
         return tree
     return jax.tree.map(lambda x: x.astype(dtype), tree)
-
-
-def cast_like(tree: Any, other: Any) -> Any:
-    """Casts each leaf of ``tree`` to the dtype of the matching leaf of ``other``."""
-    return jax.tree.map(lambda x, o: x.astype(o.dtype), tree, other)
 
 
 def safe_increment(count: jax.Array) -> jax.Array:

@@ -10,7 +10,6 @@ import jax.numpy as jnp
 
 from gdtransforms._core import _checks, _tree
 from gdtransforms._core._base import GradientTransformation, Updates, require_params
-from gdtransforms._core._tree_like import tree_cast_like
 from gdtransforms._core._tree_math import tree_add_scale, tree_real, tree_vdot
 from gdtransforms._transforms._linesearch_common import required_extra_args, split_fn_kwargs
 
@@ -203,6 +202,6 @@ def scale_by_backtracking_linesearch(
             info=BacktrackingLinesearchInfo(num_linesearch_steps=final.iter_num, decrease_error=final.decrease_error),
         )
         # A leaf the caller set to a Python number (``tree.set(state, learning_rate=1.0)``) has no dtype to keep.
-        return new_updates, tree_cast_like(new_state, state)
+        return new_updates, _tree.cast_like(new_state, state)
 
     return GradientTransformation(init_fn, update_fn)

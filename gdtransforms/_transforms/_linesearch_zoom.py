@@ -13,7 +13,6 @@ import numpy as np
 from gdtransforms._core import _checks, _tree
 from gdtransforms._core._base import GradientTransformation, Updates, require_params
 from gdtransforms._core._tree import is_eager
-from gdtransforms._core._tree_like import tree_cast_like
 from gdtransforms._transforms._linesearch_common import required_extra_args, split_fn_kwargs
 from gdtransforms._transforms._linesearch_zoom_core import ZoomConfig, zoom_init, zoom_keep_going, zoom_step
 
@@ -215,6 +214,6 @@ def scale_by_zoom_linesearch(
             ),
         )
         # A leaf the caller set to a Python number (``tree.set(state, learning_rate=1.0)``) has no dtype to keep.
-        return new_updates, tree_cast_like(new_state, state)
+        return new_updates, _tree.cast_like(new_state, state)
 
     return GradientTransformation(init_fn, update_fn)
