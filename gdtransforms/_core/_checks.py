@@ -16,7 +16,7 @@ of the step count) is accepted only where the argument may be one
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import jax
@@ -40,6 +40,8 @@ from gdtransforms._core._tree_checks import (
 
 __all__ = [
     "adopt_state",
+    "check_axis",
+    "check_axis_fits",
     "check_callable",
     "check_choice",
     "check_decay",
@@ -308,3 +310,44 @@ def check_eps_pair(eps: Any, eps_root: Any) -> None:
             f"`eps` must be > 0 (or `eps_root` > 0) to keep the denominator "
             f"away from zero, got eps={eps!r}, eps_root={eps_root!r}"
         )
+
+
+def check_axis(name: str, axis: Any, *, where: str, allow_none: bool = False) -> int | tuple[int, ...] | None:
+    """The per-example axis as a Python int, or several as a tuple of distinct ints (``None`` if allowed).
+
+    Raises:
+      TypeError: ``axis`` is not an integer or a sequence of integers (bools are refused).
+      ValueError: the sequence is empty or names an axis twice.
+    """
+    if axis is None and allow_none:
+        return None
+
+    def is_int(a: Any) -> bool:
+        return isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_))
+
+    what = "an int or a sequence of ints" + (" or None" if allow_none else "")
+    if is_int(axis):
+        return int(axis)
+    if not isinstance(axis, Sequence) or isinstance(axis, str):
+        raise TypeError(f"{where}: `{name}` must be {what}, got {type(axis).__name__}: {axis!r}")
+    if not all(is_int(a) for a in axis):
+        raise TypeError(f"{where}: `{name}` must be {what}, got {axis!r}")
+    axes = tuple(int(a) for a in axis)
+    if not axes or len(set(axes)) != len(axes):
+        raise ValueError(f"{where}: `{name}` must name at least one axis, each once, got {axis!r}")
+    return axes
+
+
+def check_axis_fits(per_elt_updates: Any, axis: int | tuple[int, ...], *, where: str) -> None:
+    """Raises ``ValueError`` naming the first leaf that lacks one of the per-example axes (from :func:`check_axis`)."""
+    axes = (axis,) if isinstance(axis, int) else axis
+    leaves = jax.tree_util.tree_leaves_with_path(per_elt_updates)
+    if not leaves:
+        raise ValueError(f"{where}: `per_elt_updates` has no leaves")
+    for path, leaf in leaves:
+        ndim = jnp.ndim(leaf)
+        if any(not -ndim <= a < ndim for a in axes):
+            raise ValueError(
+                f"{where}: `per_elt_axis`={axis!r} does not fit the leaf at {path_str(path)} of "
+                f"`per_elt_updates`, which has shape {jnp.shape(leaf)}"
+            )

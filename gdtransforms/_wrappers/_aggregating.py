@@ -13,7 +13,6 @@ from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from gdtransforms._core import _checks
 from gdtransforms._core._base import (
@@ -39,8 +38,6 @@ __all__ = [
     "accumulate_avg_updates",
     "average_incrementally_updates",
     "average_per_element_updates",
-    "check_axis",
-    "check_axis_fits",
     "process",
 ]
 
@@ -87,47 +84,6 @@ def _check_transformation(name: str, value: Any) -> None:
             f"process: `{name}` must be a gradient transformation (with `init` and `update`), "
             f"got {type(value).__name__}"
         )
-
-
-def check_axis(name: str, axis: Any, *, where: str, allow_none: bool = False) -> int | tuple[int, ...] | None:
-    """The per-example axis as a Python int, or several as a tuple of distinct ints (``None`` if allowed).
-
-    Raises:
-      TypeError: ``axis`` is not an integer or a sequence of integers (bools are refused).
-      ValueError: the sequence is empty or names an axis twice.
-    """
-    if axis is None and allow_none:
-        return None
-
-    def is_int(a: Any) -> bool:
-        return isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_))
-
-    what = "an int or a sequence of ints" + (" or None" if allow_none else "")
-    if is_int(axis):
-        return int(axis)
-    if not isinstance(axis, Sequence) or isinstance(axis, str):
-        raise TypeError(f"{where}: `{name}` must be {what}, got {type(axis).__name__}: {axis!r}")
-    if not all(is_int(a) for a in axis):
-        raise TypeError(f"{where}: `{name}` must be {what}, got {axis!r}")
-    axes = tuple(int(a) for a in axis)
-    if not axes or len(set(axes)) != len(axes):
-        raise ValueError(f"{where}: `{name}` must name at least one axis, each once, got {axis!r}")
-    return axes
-
-
-def check_axis_fits(per_elt_updates: Any, axis: int | tuple[int, ...], *, where: str) -> None:
-    """Raises ``ValueError`` naming the first leaf that lacks one of the per-example axes (from :func:`check_axis`)."""
-    axes = (axis,) if isinstance(axis, int) else axis
-    leaves = jax.tree_util.tree_leaves_with_path(per_elt_updates)
-    if not leaves:
-        raise ValueError(f"{where}: `per_elt_updates` has no leaves")
-    for path, leaf in leaves:
-        ndim = jnp.ndim(leaf)
-        if any(not -ndim <= a < ndim for a in axes):
-            raise ValueError(
-                f"{where}: `per_elt_axis`={axis!r} does not fit the leaf at {_checks.path_str(path)} of "
-                f"`per_elt_updates`, which has shape {jnp.shape(leaf)}"
-            )
 
 
 def process(
@@ -227,12 +183,12 @@ def average_per_element_updates(per_elt_axis: int | Sequence[int] = 0) -> Aggreg
     Returns:
       A stateless :class:`Aggregator`.
     """
-    axis = check_axis("per_elt_axis", per_elt_axis, where="average_per_element_updates")
+    axis = _checks.check_axis("per_elt_axis", per_elt_axis, where="average_per_element_updates")
     assert axis is not None
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        check_axis_fits(updates, axis, where="average_per_element_updates")
+        _checks.check_axis_fits(updates, axis, where="average_per_element_updates")
         return jax.tree.map(lambda u: jnp.mean(u, axis=axis), updates), state
 
     return Aggregator(init_empty_state, update_fn)
@@ -335,7 +291,7 @@ def average_incrementally_updates(
       An :class:`Aggregator`, or, when ``per_elt_axis`` is ``None``, the plain
       transformation of :func:`accumulate_avg_updates`.
     """
-    check_axis("per_elt_axis", per_elt_axis, where="average_incrementally_updates", allow_none=True)
+    _checks.check_axis("per_elt_axis", per_elt_axis, where="average_incrementally_updates", allow_none=True)
     _checks.check_int_at_least("accumulation_steps", accumulation_steps, 1, where="average_incrementally_updates")
     if per_elt_axis is None:
         return accumulate_avg_updates(accumulation_steps)

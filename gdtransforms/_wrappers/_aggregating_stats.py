@@ -25,7 +25,7 @@ from gdtransforms._core._base import (
 from gdtransforms._core._combine import chain
 from gdtransforms._core._tree import safe_increment
 from gdtransforms._core._tree_api import tree_get
-from gdtransforms._wrappers._aggregating import Aggregator, check_axis, check_axis_fits, process
+from gdtransforms._wrappers._aggregating import Aggregator, process
 
 __all__ = [
     "PerElementMeanAndSumSqDiffGradsState",
@@ -54,9 +54,9 @@ def get_batch_size_from_per_elt_updates(per_elt_updates: Updates, per_elt_axis: 
         or the tree is empty.
     """
     where = "get_batch_size_from_per_elt_updates"
-    axis = check_axis("per_elt_axis", per_elt_axis, where=where)
+    axis = _checks.check_axis("per_elt_axis", per_elt_axis, where=where)
     assert axis is not None
-    check_axis_fits(per_elt_updates, axis, where=where)
+    _checks.check_axis_fits(per_elt_updates, axis, where=where)
     axes = (axis,) if isinstance(axis, int) else axis
     sizes = [math.prod(jnp.shape(x)[a] for a in axes) for x in jax.tree.leaves(per_elt_updates)]
     if any(s != sizes[0] for s in sizes):
@@ -126,7 +126,7 @@ def get_per_element_mean_and_sum_sq_diff_grads(
       1962.
     """
     where = "get_per_element_mean_and_sum_sq_diff_grads"
-    axis = check_axis("per_elt_axis", per_elt_axis, where=where)
+    axis = _checks.check_axis("per_elt_axis", per_elt_axis, where=where)
     _checks.check_int_at_least("accumulation_steps", accumulation_steps, 1, where=where)
 
     def batch_stats(per_elt_updates):
