@@ -15,11 +15,14 @@ XLA's CPU compile time goes mostly into LLVM, one module per kernel, and a
 fusion identical to one already compiled reuses its kernel; see how many were
 compiled and reused with ``TF_CPP_MIN_LOG_LEVEL=0
 TF_CPP_VMODULE=ir_compiler=1,thunk_emitter=1`` ("Compiled LLVM module",
-"Reusing kernel"). On the flat path the leaf offsets are constants inside the
-kernels, so the layers' kernels differ where the tree's repeat.
-
-``gdt flat checkpoint`` is the flat step as it was before (``jax.checkpoint``
-recomputing the leaf views), rebuilt here for the comparison.
+"Reusing kernel"). XLA fuses each leaf view's slice into the kernels that
+read it, with the leaf's offset as a constant: in one shared buffer the
+layers' kernels differ where the tree's repeat. ``gdt flat`` and ``gdt flat
+fast`` use ``flatten_params(..., blocks=True)`` (one buffer per layer, the
+same offsets in each); ``gdt flat shared`` is the flat step with the layers
+sharing their buffers (``blocks=False``), and ``gdt flat checkpoint`` the
+flat step as it was before issue 21 (``jax.checkpoint`` recomputing the leaf
+views, shared buffers), both rebuilt here for the comparison.
 
     python benchmarks/compile_flat.py [--layers N] [--rounds R] [--contenders optax,gdt flat] [--ops K]
 """
@@ -36,6 +39,7 @@ from typing import Any
 
 import bench_train_step as bts
 import jax
+import jax.numpy as jnp
 from jax.ad_checkpoint import checkpoint_name
 
 import gdtransforms as gdt
@@ -59,6 +63,24 @@ def hlo_ops(text: str) -> collections.Counter:
     return collections.Counter(m.group(1) for m in _HLO_OP.finditer(text))
 
 
+def kernels(text: str) -> tuple[int, int]:
+    """``(fusions, distinct fusions)`` in optimised HLO text.
+
+    Two fusions are the same kernel when their computations read alike once
+    instruction names and metadata are dropped (slice offsets kept): XLA's CPU
+    backend compiles one LLVM module per distinct kernel and reuses it for
+    the others.
+    """
+    bodies = {}
+    for comp in re.split(r"\n(?=%|ENTRY)", text):
+        name, _, body = comp.partition(" ")
+        if name.startswith(("%fused", "%wrapped")):
+            body = re.sub(r", metadata=\{[^}]*\}", "", body.partition("\n")[2])
+            bodies[name] = re.sub(r"%[\w.\-]+", "%", body)
+    calls = [c for c in re.findall(r"calls=(%[\w.\-]+)", text) if c in bodies]
+    return len(calls), len({bodies[c] for c in calls})
+
+
 def checkpoint_step(loss_fn: Callable, optimizer: Any) -> Callable:
     """The flat train step before issue 21, for comparison: gradients with
     respect to the buffers, through ``jax.checkpoint`` with a policy that saves
@@ -77,7 +99,7 @@ def checkpoint_step(loss_fn: Callable, optimizer: Any) -> Callable:
     return jax.jit(step, donate_argnums=(0, 1))
 
 
-CONTENDERS = ("optax", "gdt tree", "gdt flat", "gdt flat fast", "gdt flat checkpoint")
+CONTENDERS = ("optax", "gdt tree", "gdt flat", "gdt flat fast", "gdt flat shared", "gdt flat checkpoint")
 
 
 def builders(layers: int) -> tuple[dict[str, Callable[[], tuple[Callable, tuple]]], Any]:
@@ -87,7 +109,10 @@ def builders(layers: int) -> tuple[dict[str, Callable[[], tuple[Callable, tuple]
     params = bts.gpt_init(jax.random.key(0), layers, 256, 128)
     args = {}
     for name in CONTENDERS:
-        p = bts.start_params(params, name)
+        if name in ("gdt flat shared", "gdt flat checkpoint"):
+            p = gdt.flatten_params(jax.tree.map(jnp.copy, params), groups=bts.is_matrix)
+        else:
+            p = bts.start_params(params, name)
         args[name] = (p, bts.init_state(name, p), batch)
 
     def build(name: str) -> Callable[[], tuple[Callable, tuple]]:
@@ -112,6 +137,7 @@ def measure(build: Callable[[], tuple[Callable, tuple]]) -> dict[str, Any]:
         "compile": t2 - t1,
         "pre": mlir_ops(lowered.as_text()),
         "post": hlo_ops(compiled.as_text()),
+        "kernels": kernels(compiled.as_text()),
         "peak": bts.peak_mib(compiled),
     }
 
@@ -124,7 +150,7 @@ def run(builds: dict[str, Callable], names: list[str], rounds: int) -> dict[str,
             m = measure(builds[n])
             res[n]["lower"].append(m["lower"])
             res[n]["compile"].append(m["compile"])
-            res[n].update(pre=m["pre"], post=m["post"], peak=m["peak"])
+            res[n].update(pre=m["pre"], post=m["post"], peak=m["peak"], kernels=m["kernels"])
             print(f"  round {r}: {n}: lower {m['lower']:.2f} s, compile {m['compile']:.2f} s", flush=True)
     return res
 
@@ -134,14 +160,17 @@ def report(res: dict[str, dict[str, Any]], names: list[str], top: int) -> None:
     base = res[names[0]]
     base_total = med(base["lower"]) + med(base["compile"])
     print()
-    print("| contender | lower CPU s | compile CPU s | total (ratio) | peak MiB | StableHLO ops | HLO instructions |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| contender | lower CPU s | compile CPU s | total (ratio) | peak MiB | StableHLO ops | HLO instructions "
+        "| kernels (distinct) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for n in names:
         r = res[n]
         lo, co = med(r["lower"]), med(r["compile"])
         print(
             f"| {n} | {lo:.2f} | {co:.2f} | {lo + co:.2f} ({(lo + co) / base_total:.2f}x) | {r['peak']:.1f} "
-            f"| {sum(r['pre'].values())} | {sum(r['post'].values())} |"
+            f"| {sum(r['pre'].values())} | {sum(r['post'].values())} | {r['kernels'][0]} ({r['kernels'][1]}) |"
         )
     for stage, label in (("pre", "StableHLO (before optimisation)"), ("post", "HLO (after optimisation)")):
         print(f"\n{label}: the opcodes that differ most from {names[0]}")
@@ -158,7 +187,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--layers", type=int, default=6)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--contenders", default="optax,gdt flat checkpoint,gdt flat", help=f"from: {', '.join(CONTENDERS)}")
+    ap.add_argument(
+        "--contenders", default="optax,gdt flat shared,gdt flat,gdt flat fast", help=f"from: {', '.join(CONTENDERS)}"
+    )
     ap.add_argument("--ops", type=int, default=12, help="opcodes listed per table")
     args = ap.parse_args()
     names = [n.strip() for n in args.contenders.split(",")]

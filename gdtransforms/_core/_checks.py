@@ -238,6 +238,12 @@ def check_callable(name: str, value: Any, what: str = "a function", *, where: st
         raise TypeError(f"{_prefix(where)}`{name}` must be {what}, got {_describe(value)}")
 
 
+def check_bool(name: str, value: Any, *, where: str = "") -> None:
+    """Raises ``TypeError`` unless ``value`` is a Python or NumPy bool (a static flag)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{_prefix(where)}`{name}` must be True or False, got {_describe(value)}")
+
+
 def check_choice(name: str, value: Any, choices: Collection[Any], *, where: str = "") -> None:
     """Raises ``ValueError`` unless ``value`` is one of ``choices``."""
     if value not in choices:

@@ -71,6 +71,10 @@ def make_train_step(
     path, views of the buffers), so the same model code serves both, and the
     gradients of the flat path come out flat: taken with respect to the views
     and concatenated into buffers, they equal the tree path's bit for bit.
+    For a model with repeated layers, flatten with
+    ``flatten_params(params, blocks=True)``: one buffer per layer keeps the
+    layers' kernels identical, so XLA compiles them once, as on the tree
+    (see :func:`flat_layout`).
 
     The params and optimizer state are donated by default: their buffers are
     updated in place. Without donation every step writes into fresh memory,
