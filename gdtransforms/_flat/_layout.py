@@ -20,6 +20,7 @@ from jax import lax
 
 from gdtransforms._core import _checks
 from gdtransforms._core._flat_params import FlatParams
+from gdtransforms._flat._leaves import leaf_dtype, per_leaf_values, repeated_blocks, static_value
 
 __all__ = ["FlatLayout", "flat_layout", "flatten_params"]
 
@@ -223,7 +224,7 @@ class FlatLayout:
         Raises:
           ValueError: a buffer holds leaves with different values.
         """
-        values = [_static_value(v) for v in per_leaf_values(spec, self.abstract(), what)]
+        values = [static_value(v) for v in per_leaf_values(spec, self.abstract(), what)]
         out = []
         for g, members in enumerate(self._members):
             found: dict[Any, list[str]] = {}
@@ -252,96 +253,6 @@ class FlatLayout:
                     f"{where}: leaf at {slot.path} has shape {tuple(np.shape(leaf))}, expected {slot.shape}"
                 )
         return leaves
-
-
-def per_leaf_values(spec: Any, tree: Any, what: str) -> list[Any]:
-    """One value per leaf of ``tree`` from a tree, a tree prefix or a function."""
-    if callable(spec) and jax.tree.leaves(spec) == [spec]:
-        spec = spec(tree)
-    try:
-        full = jax.tree.map(lambda v, sub: jax.tree.map(lambda _: v, sub), spec, tree)
-    except (ValueError, TypeError) as e:
-        raise ValueError(
-            f"flat {what}: expected a tree (or prefix) with the params' structure, got {jax.tree.structure(spec)}: {e}"
-        ) from None
-    values = jax.tree.structure(tree).flatten_up_to(full)  # type: ignore[attr-defined,operator]
-    for v in values:
-        if _checks.is_deferred(v):
-            raise TypeError(
-                f"flat {what}: values must be concrete (Python bools or labels), got a traced "
-                "array; compute them from shapes or paths, not from values"
-            )
-    return values
-
-
-def _static_value(v: Any) -> Hashable:
-    """A per-leaf value as a hashable Python value (0-d bool arrays become bools)."""
-    if isinstance(v, (bool, np.bool_)) or (np.ndim(v) == 0 and getattr(v, "dtype", None) == np.bool_):
-        return bool(v)
-    try:
-        hash(v)
-    except TypeError:
-        raise TypeError(
-            f"flat layouts need hashable per-leaf values (bools or labels), got {type(v).__name__}: {v!r}"
-        ) from None
-    return v
-
-
-_FILTER_HINT = (
-    "The flat path holds trainable floating-point params only: split them from the rest of the "
-    "model state first, e.g. `graphdef, params, rest = nnx.split(model, nnx.Param, ...)` "
-    "(flax.nnx), `params, static = eqx.partition(model, eqx.is_inexact_array)` (equinox), or "
-    "`jax.tree.map(lambda x: x if jnp.issubdtype(x.dtype, jnp.inexact) else None, tree)`."
-)
-
-
-def _leaf_dtype(path: str, leaf: Any) -> np.dtype:
-    """The dtype of a leaf the flat path can hold; raises naming the leaf otherwise."""
-    dtype = getattr(leaf, "dtype", None)
-    if dtype is None:
-        raise TypeError(
-            f"flat_layout: leaf at {path} is a {type(leaf).__name__}; expected arrays "
-            f"(or jax.ShapeDtypeStruct). {_FILTER_HINT}"
-        )
-    if jax.dtypes.issubdtype(dtype, jax.dtypes.extended):  # PRNG keys (nnx.Rngs, dropout state).
-        raise TypeError(
-            f"flat_layout: leaf at {path} is a {dtype} array (a PRNG key, say), not a parameter. {_FILTER_HINT}"
-        )
-    dtype = np.dtype(dtype)
-    if not jnp.issubdtype(dtype, jnp.inexact):
-        raise TypeError(
-            f"flat_layout: leaf at {path} has dtype {dtype.name}; only floating-point (or complex) "
-            f"leaves can be optimized (an int counter or a bool flag is state, not a parameter). {_FILTER_HINT}"
-        )
-    return dtype
-
-
-def _repeated_blocks(
-    key_paths: list[tuple[Any, ...]], shapes: list[tuple[int, ...]], dtypes: list[np.dtype]
-) -> list[str | None]:
-    """Per leaf, the path of the outermost repeated block holding it, or ``None``.
-
-    A repeated block is a subtree with at least two leaves that has a sibling
-    with the same structure, leaf shapes and dtypes (the layers of a model).
-    """
-    keys = [tuple(jax.tree_util.keystr((k,)) for k in path) for path in key_paths]
-    signatures: dict[tuple[str, ...], list[Any]] = {}
-    for path, shape, dtype in zip(keys, shapes, dtypes):
-        for depth in range(1, len(path)):
-            signatures.setdefault(path[:depth], []).append((path[depth:], shape, dtype))
-    siblings: dict[tuple[tuple[str, ...], tuple[Any, ...]], int] = {}
-    for prefix, signature in signatures.items():
-        k = (prefix[:-1], tuple(signature))
-        siblings[k] = siblings.get(k, 0) + 1
-    repeated = {
-        prefix
-        for prefix, signature in signatures.items()
-        if len(signature) > 1 and siblings[(prefix[:-1], tuple(signature))] > 1
-    }
-    return [
-        next(("".join(path[:depth]) for depth in range(1, len(path)) if path[:depth] in repeated), None)
-        for path in keys
-    ]
 
 
 def flat_layout(params: Any, *, groups: Any = None, leaf_norms: bool = True, blocks: bool = False) -> FlatLayout:
@@ -390,15 +301,13 @@ def flat_layout(params: Any, *, groups: Any = None, leaf_norms: bool = True, blo
         raise ValueError("flat_layout: `params` has no leaves")
     paths = [_checks.path_str(p) for p, _ in path_leaves]
     leaves = [leaf for _, leaf in path_leaves]
-    dtypes = [_leaf_dtype(path, leaf) for path, leaf in zip(paths, leaves)]
+    dtypes = [leaf_dtype(path, leaf) for path, leaf in zip(paths, leaves)]
     labels: list[Hashable] = (
-        [None] * len(leaves)
-        if groups is None
-        else [_static_value(v) for v in per_leaf_values(groups, params, "groups")]
+        [None] * len(leaves) if groups is None else [static_value(v) for v in per_leaf_values(groups, params, "groups")]
     )
     _checks.check_bool("blocks", blocks, where="flat_layout")
     shapes = [tuple(int(d) for d in leaf.shape) for leaf in leaves]
-    block_of = _repeated_blocks([p for p, _ in path_leaves], shapes, dtypes) if blocks else [None] * len(leaves)
+    block_of = repeated_blocks([p for p, _ in path_leaves], shapes, dtypes) if blocks else [None] * len(leaves)
     group_keys: list[str] = []
     index: dict[tuple[Hashable, Hashable, np.dtype], int] = {}
     offsets: list[int] = []
