@@ -216,10 +216,10 @@ def opt_step(lib: str, fast: bool = False) -> Callable:
 CONTENDERS = ("optax", "gdt tree", "gdt flat", "gdt flat fast")
 
 
-def start_params(params: Any, name: str) -> Any:
+def start_params(params: Any, name: str, blocks: bool = True) -> Any:
     params = jax.tree.map(jnp.copy, params)
     if name.startswith("gdt flat"):
-        return gdt.flatten_params(params, groups=is_matrix, leaf_norms=not is_fast(name), blocks=True)
+        return gdt.flatten_params(params, groups=is_matrix, leaf_norms=not is_fast(name), blocks=blocks)
     return params
 
 

@@ -39,7 +39,6 @@ from typing import Any
 
 import bench_train_step as bts
 import jax
-import jax.numpy as jnp
 from jax.ad_checkpoint import checkpoint_name
 
 import gdtransforms as gdt
@@ -109,10 +108,7 @@ def builders(layers: int) -> tuple[dict[str, Callable[[], tuple[Callable, tuple]
     params = bts.gpt_init(jax.random.key(0), layers, 256, 128)
     args = {}
     for name in CONTENDERS:
-        if name in ("gdt flat shared", "gdt flat checkpoint"):
-            p = gdt.flatten_params(jax.tree.map(jnp.copy, params), groups=bts.is_matrix)
-        else:
-            p = bts.start_params(params, name)
+        p = bts.start_params(params, name, blocks=name not in ("gdt flat shared", "gdt flat checkpoint"))
         args[name] = (p, bts.init_state(name, p), batch)
 
     def build(name: str) -> Callable[[], tuple[Callable, tuple]]:

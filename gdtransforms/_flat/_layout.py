@@ -312,7 +312,7 @@ def flat_layout(params: Any, *, groups: Any = None, leaf_norms: bool = True, blo
     index: dict[tuple[Hashable, Hashable, np.dtype], int] = {}
     offsets: list[int] = []
     slots = []
-    for path, leaf, dtype, label, block in zip(paths, leaves, dtypes, labels, block_of):
+    for path, shape, dtype, label, block in zip(paths, shapes, dtypes, labels, block_of):
         key = (block, label, dtype)
         if key not in index:
             index[key] = len(group_keys)
@@ -320,7 +320,6 @@ def flat_layout(params: Any, *, groups: Any = None, leaf_norms: bool = True, blo
             group_keys.append(name if block is None else f"{block}:{name}")
             offsets.append(0)
         g = index[key]
-        shape = tuple(int(d) for d in leaf.shape)
         size = math.prod(shape)
         slots.append(LeafSlot(path, g, offsets[g], size, shape, dtype))
         offsets[g] += size

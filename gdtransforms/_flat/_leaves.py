@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Hashable
 from typing import Any
 
@@ -86,19 +87,14 @@ def repeated_blocks(
     with the same structure, leaf shapes and dtypes (the layers of a model).
     """
     keys = [tuple(jax.tree_util.keystr((k,)) for k in path) for path in key_paths]
-    signatures: dict[tuple[str, ...], list[Any]] = {}
+    subtrees: dict[tuple[str, ...], list[Any]] = {}
     for path, shape, dtype in zip(keys, shapes, dtypes):
         for depth in range(1, len(path)):
-            signatures.setdefault(path[:depth], []).append((path[depth:], shape, dtype))
-    siblings: dict[tuple[tuple[str, ...], tuple[Any, ...]], int] = {}
-    for prefix, signature in signatures.items():
-        k = (prefix[:-1], tuple(signature))
-        siblings[k] = siblings.get(k, 0) + 1
-    repeated = {
-        prefix
-        for prefix, signature in signatures.items()
-        if len(signature) > 1 and siblings[(prefix[:-1], tuple(signature))] > 1
-    }
+            subtrees.setdefault(path[:depth], []).append((path[depth:], shape, dtype))
+    # A subtree's (parent, signature): siblings that repeat share it.
+    kinds = {prefix: (prefix[:-1], tuple(leaves)) for prefix, leaves in subtrees.items() if len(leaves) > 1}
+    counts = collections.Counter(kinds.values())
+    repeated = {prefix for prefix, kind in kinds.items() if counts[kind] > 1}
     return [
         next(("".join(path[:depth]) for depth in range(1, len(path)) if path[:depth] in repeated), None)
         for path in keys
